@@ -1,0 +1,279 @@
+// Package config holds knot's typed configuration: defaults, loading from
+// knot.toml and KNOT_* environment variables, and validation whose errors name
+// the key, the value and what is allowed.
+package config
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LeafZone is the zone every leaf node is in, whatever server.zone says.
+const LeafZone = "<leaf-node>"
+
+// Config is the whole of knot.toml. The toml tags are the key names users
+// write; the environment variable for a key is KNOT_ followed by the key in
+// upper case with dots replaced by underscores (server.tls.use_tls becomes
+// KNOT_SERVER_TLS_USE_TLS).
+type Config struct {
+	Server Server `toml:"server"`
+	Log    Log    `toml:"log"`
+}
+
+type Server struct {
+	Listen             string   `toml:"listen"`
+	URL                string   `toml:"url"`
+	Encrypt            string   `toml:"encrypt"`
+	Zone               string   `toml:"zone"`
+	AuthIPRateLimiting bool     `toml:"auth_ip_rate_limiting"`
+	SessionIdleTimeout Duration `toml:"session_idle_timeout"`
+	TokenSweepInterval Duration `toml:"token_sweep_interval"`
+	TLS                TLS      `toml:"tls"`
+	SQLite             SQLite   `toml:"sqlite"`
+	Postgres           Postgres `toml:"postgres"`
+	Cluster            Cluster  `toml:"cluster"`
+	Origin             Origin   `toml:"origin"`
+	UI                 UI       `toml:"ui"`
+}
+
+type TLS struct {
+	UseTLS   bool   `toml:"use_tls"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+type SQLite struct {
+	Path string `toml:"path"`
+}
+
+type Postgres struct {
+	Enabled bool   `toml:"enabled"`
+	DSN     string `toml:"dsn"`
+}
+
+type Cluster struct {
+	AllowLeafNodes bool   `toml:"allow_leaf_nodes"`
+	LeafLogin      string `toml:"leaf_login"`
+}
+
+type Origin struct {
+	Server            string   `toml:"server"`
+	Token             string   `toml:"token"`
+	CAFile            string   `toml:"ca_file"`
+	SkipVerify        bool     `toml:"skip_verify"`
+	HeartbeatInterval Duration `toml:"heartbeat_interval"`
+}
+
+type UI struct {
+	HideAPITokens bool `toml:"hide_api_tokens"`
+}
+
+type Log struct {
+	Level string `toml:"level"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s", "1h").
+type Duration time.Duration
+
+func (d Duration) D() time.Duration { return time.Duration(d) }
+func (d Duration) String() string   { return time.Duration(d).String() }
+
+// Leaf-login policies (server.cluster.leaf_login).
+const (
+	LeafLoginOwner = "owner"
+	LeafLoginAny   = "any"
+)
+
+// Default returns the configuration used for every key the file and the
+// environment leave unset.
+func Default() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "knot"
+	}
+	return Config{
+		Server: Server{
+			Listen:             ":3000",
+			URL:                "https://localhost:3000",
+			Zone:               host,
+			AuthIPRateLimiting: true,
+			SessionIdleTimeout: Duration(2 * time.Hour),
+			TokenSweepInterval: Duration(time.Hour),
+			TLS:                TLS{UseTLS: true},
+			SQLite:             SQLite{Path: "./data/knot.db"},
+			Cluster:            Cluster{AllowLeafNodes: true, LeafLogin: LeafLoginOwner},
+			Origin:             Origin{HeartbeatInterval: Duration(30 * time.Second)},
+		},
+		Log: Log{Level: "info"},
+	}
+}
+
+// IsLeaf reports whether this server runs in leaf node mode: both the origin
+// URL and its token are set.
+func (c *Config) IsLeaf() bool {
+	return c.Server.Origin.Server != "" && c.Server.Origin.Token != ""
+}
+
+// DataDir is where knot keeps what it generates: the database, the
+// self-signed certificate and the generated encryption key.
+func (c *Config) DataDir() string {
+	return filepath.Dir(c.Server.SQLite.Path)
+}
+
+// ZoneName is the zone this server's templates are filtered for.
+func (c *Config) ZoneName() string {
+	if c.IsLeaf() {
+		return LeafZone
+	}
+	return c.Server.Zone
+}
+
+// EncryptKey decodes server.encrypt. Validate has already checked it, so an
+// error here means the key was never filled in.
+func (c *Config) EncryptKey() ([]byte, error) {
+	return decodeKey(c.Server.Encrypt)
+}
+
+func decodeKey(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("decodes to %d bytes, want 32", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("is not base64")
+}
+
+// KeyError is a validation error that names the key, the value and what is allowed.
+type KeyError struct {
+	Key     string
+	Value   string
+	Allowed string
+}
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("%s = %q: %s", e.Key, e.Value, e.Allowed)
+}
+
+func keyErr(key, value, allowed string) error {
+	return &KeyError{Key: key, Value: value, Allowed: allowed}
+}
+
+// Validate checks every key, normalises a few (the origin URL loses its
+// trailing slash) and returns warnings for settings that work but deserve a
+// second look.
+func (c *Config) Validate() (warnings []string, err error) {
+	s := &c.Server
+	if err := validateListen(s.Listen); err != nil {
+		return nil, keyErr("server.listen", s.Listen, err.Error())
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil, keyErr("server.url", s.URL, "want an absolute http:// or https:// URL such as https://knot.internal:3000")
+	}
+	if s.Encrypt != "" {
+		if _, err := decodeKey(s.Encrypt); err != nil {
+			return nil, keyErr("server.encrypt", "(hidden)", "the key "+err.Error()+"; generate one with `knot genkey`, or leave it empty to have one generated into the data directory")
+		}
+	}
+	s.Zone = strings.TrimSpace(s.Zone)
+	if s.Zone == "" || strings.HasPrefix(s.Zone, "!") || strings.ContainsAny(s.Zone, ",\n") {
+		return nil, keyErr("server.zone", s.Zone, "want a non-empty name without a leading '!' or commas")
+	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		return nil, keyErr("server.tls.cert_file", s.TLS.CertFile, "set both server.tls.cert_file and server.tls.key_file, or neither (a self-signed certificate is then generated)")
+	}
+	if strings.TrimSpace(s.SQLite.Path) == "" {
+		return nil, keyErr("server.sqlite.path", s.SQLite.Path, "want a file path such as ./data/knot.db")
+	}
+	if s.Postgres.Enabled {
+		return nil, keyErr("server.postgres.enabled", "true", "PostgreSQL is not supported by this build yet; set it to false and use server.sqlite.path")
+	}
+	if s.Cluster.LeafLogin != LeafLoginOwner && s.Cluster.LeafLogin != LeafLoginAny {
+		return nil, keyErr("server.cluster.leaf_login", s.Cluster.LeafLogin, `want "owner" (only the token's owner) or "any" (every active user)`)
+	}
+	for key, d := range map[string]Duration{
+		"server.session_idle_timeout":      s.SessionIdleTimeout,
+		"server.token_sweep_interval":      s.TokenSweepInterval,
+		"server.origin.heartbeat_interval": s.Origin.HeartbeatInterval,
+	} {
+		if d.D() < time.Second || d.D() > 30*24*time.Hour {
+			return nil, keyErr(key, d.String(), "want a duration between 1s and 720h, e.g. \"30s\" or \"1h\"")
+		}
+	}
+	w, err := c.validateOrigin()
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, w...)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, keyErr("log.level", c.Log.Level, "want one of debug, info, warn, error")
+	}
+	if !s.TLS.UseTLS && u.Scheme == "https" {
+		warnings = append(warnings, "server.tls.use_tls is false but server.url starts with https://; put a TLS-terminating proxy in front or the session cookie will not be marked Secure")
+	}
+	return warnings, nil
+}
+
+func (c *Config) validateOrigin() (warnings []string, err error) {
+	o := &c.Server.Origin
+	o.Server = strings.TrimSpace(o.Server)
+	o.Token = strings.TrimSpace(o.Token)
+	if o.Server != "" {
+		u, err := url.Parse(o.Server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+			return nil, keyErr("server.origin.server", o.Server, "want the origin's URL, e.g. https://knot-server.internal or https://knot-server.internal:3000")
+		}
+		if u.Scheme == "http" {
+			warnings = append(warnings, "server.origin.server uses http://: the token and every password signed in through this leaf cross the network unencrypted")
+		}
+		o.Server = strings.TrimRight(u.String(), "/")
+	}
+	switch {
+	case o.Server != "" && o.Token == "":
+		warnings = append(warnings, "server.origin.server is set but server.origin.token is empty: leaf mode stays off")
+	case o.Server == "" && o.Token != "":
+		warnings = append(warnings, "server.origin.token is set but server.origin.server is empty: leaf mode stays off")
+	}
+	if o.CAFile != "" {
+		pemBytes, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, keyErr("server.origin.ca_file", o.CAFile, "cannot read it: "+err.Error())
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pemBytes) {
+			return nil, keyErr("server.origin.ca_file", o.CAFile, "holds no PEM certificate")
+		}
+		if b, _ := pem.Decode(pemBytes); b == nil {
+			return nil, keyErr("server.origin.ca_file", o.CAFile, "holds no PEM certificate")
+		}
+	}
+	if o.SkipVerify && c.IsLeaf() {
+		warnings = append(warnings, "server.origin.skip_verify = true: the origin's certificate is NOT checked; anyone on the network path can read the token and passwords. Use server.origin.ca_file instead")
+	}
+	return warnings, nil
+}
+
+func validateListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port or :port, e.g. \":3000\" or \"127.0.0.1:3000\"")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("the port must be a number from 0 to 65535")
+	}
+	return nil
+}

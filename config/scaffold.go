@@ -1,0 +1,60 @@
+package config
+
+// Scaffold is the commented example printed by `knot scaffold`. Every line
+// parses back without warnings (a test holds it to that).
+const Scaffold = `# knot.toml — every key can also come from the environment:
+# KNOT_ + the key in upper case with dots as underscores (KNOT_SERVER_LISTEN).
+
+[server]
+# Address to listen on.
+listen = ":3000"
+# Public URL of this server: certificate names and the cookie's Secure flag.
+url = "https://localhost:3000"
+# Key that encrypts secrets at rest (generate with ` + "`knot genkey`" + `).
+# Empty: one is generated into the data directory on first start.
+encrypt = ""
+# Zone this server is in (templates can be limited to zones). Default: host name.
+# zone = "eu-west"
+# Rate-limit sign-in attempts per IP address and per email.
+auth_ip_rate_limiting = true
+# Sign out a browser session after this long without a request.
+session_idle_timeout = "2h"
+# How often expired API tokens (unused for 14 days) are deleted.
+token_sweep_interval = "1h"
+
+[server.tls]
+use_tls = true
+# Empty: a self-signed certificate is generated once into the data directory.
+cert_file = ""
+key_file = ""
+
+[server.sqlite]
+path = "./data/knot.db"
+
+[server.postgres]
+enabled = false
+dsn = ""
+
+[server.cluster]
+# Accept leaf nodes connecting to this server.
+allow_leaf_nodes = true
+# Who may sign in through a leaf: "owner" (the token's owner) or "any" active user.
+leaf_login = "owner"
+
+[server.origin]
+# Set both to run this server as a leaf node of the origin.
+server = ""
+token = ""
+# Certificate to trust for a self-signed origin.
+ca_file = ""
+# Do not verify the origin's certificate (dangerous).
+skip_verify = false
+heartbeat_interval = "30s"
+
+[server.ui]
+hide_api_tokens = false
+
+[log]
+# debug, info, warn or error
+level = "info"
+`

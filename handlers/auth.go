@@ -1,0 +1,165 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/views"
+	"github.com/knot-dev/knot/webctx"
+)
+
+// Form bodies are small; anything larger is refused before parsing.
+const maxFormBytes = 64 << 10
+
+func (h *Handlers) home(c *gin.Context) {
+	if webctx.Identity(c.Request.Context()) == nil {
+		h.redirect(c, "/login")
+		return
+	}
+	h.redirect(c, "/templates")
+}
+
+func (h *Handlers) setupPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.SetupPage(views.SetupForm{}))
+}
+
+func (h *Handlers) setupSubmit(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
+	n := models.NewUser{
+		Username: c.PostForm("username"),
+		Email:    c.PostForm("email"),
+		Password: c.PostForm("password"),
+		Confirm:  c.PostForm("confirm"),
+	}
+	form := views.SetupForm{Username: n.Username, Email: n.Email}
+	if errs := n.Validate(); len(errs) > 0 {
+		form.Username, form.Email, form.Errors = n.Username, n.Email, errs
+		h.render(c, http.StatusUnprocessableEntity, views.SetupPage(form))
+		return
+	}
+	u, err := models.CreateFirstAdmin(c.Request.Context(), h.db, n, h.now().UTC())
+	if errors.Is(err, models.ErrSetupDone) {
+		h.setupDone.Store(true)
+		h.notFound(c)
+		return
+	}
+	if err != nil {
+		h.log.Error("initial setup", "err", err)
+		form.Errors = models.FieldErrors{"": "The account could not be created; check the server log and try again."}
+		h.render(c, http.StatusInternalServerError, views.SetupPage(form))
+		return
+	}
+	h.setupDone.Store(true)
+	h.log.Info("initial setup complete", "username", u.Username)
+	if err := h.startSession(c, u.ID); err != nil {
+		h.fail(c, http.StatusInternalServerError, "Your account was created but signing in failed; sign in from the login page.")
+		return
+	}
+	h.redirect(c, "/templates")
+}
+
+func (h *Handlers) loginPage(c *gin.Context) {
+	if webctx.Identity(c.Request.Context()) != nil {
+		h.redirect(c, safeNext(c.Query("next")))
+		return
+	}
+	h.render(c, http.StatusOK, views.LoginPage(views.LoginForm{Next: safeNext(c.Query("next"))}))
+}
+
+func (h *Handlers) loginSubmit(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
+	email := strings.TrimSpace(c.PostForm("email"))
+	password := c.PostForm("password")
+	form := views.LoginForm{Email: email, Next: safeNext(c.PostForm("next"))}
+
+	if ok, wait := h.logins.allow(c.ClientIP(), email); !ok {
+		secs := int(wait.Seconds())
+		c.Header("Retry-After", fmt.Sprint(secs))
+		form.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)
+		h.render(c, http.StatusTooManyRequests, views.LoginPage(form))
+		return
+	}
+	u, err := h.checkCredentials(c, email, password)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		form.Error = "The email or password is incorrect."
+		h.render(c, http.StatusUnauthorized, views.LoginPage(form))
+		return
+	case errors.Is(err, errInactive):
+		form.Error = "This account is disabled. Ask your site administrator to enable it."
+		h.render(c, http.StatusForbidden, views.LoginPage(form))
+		return
+	case err != nil:
+		h.log.Error("sign in", "err", err)
+		form.Error = "Signing in failed because of a server problem; try again in a moment."
+		h.render(c, http.StatusInternalServerError, views.LoginPage(form))
+		return
+	}
+	h.logins.forget(email)
+	if err := models.RecordLogin(c.Request.Context(), h.db, u.ID, h.now().UTC()); err != nil {
+		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
+	}
+	if err := h.startSession(c, u.ID); err != nil {
+		form.Error = "Signing in failed because of a server problem; try again in a moment."
+		h.render(c, http.StatusInternalServerError, views.LoginPage(form))
+		return
+	}
+	h.log.Info("signed in", "user_id", u.ID)
+	h.redirect(c, form.Next)
+}
+
+var (
+	errBadCredentials = errors.New("bad credentials")
+	errInactive       = errors.New("account disabled")
+)
+
+// checkCredentials verifies an email and password against the local users.
+// An unknown email costs the same bcrypt work as a wrong password.
+func (h *Handlers) checkCredentials(c *gin.Context, email, password string) (*models.User, error) {
+	u, err := models.UserByEmail(c.Request.Context(), h.db, email)
+	if errors.Is(err, models.ErrNotFound) {
+		models.CheckPassword("", password)
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !models.CheckPassword(u.PasswordHash, password) {
+		return nil, errBadCredentials
+	}
+	if !u.Active {
+		return nil, errInactive
+	}
+	return u, nil
+}
+
+// startSession renews the session token (against fixation) and records the user.
+func (h *Handlers) startSession(c *gin.Context, userID uint) error {
+	ctx := c.Request.Context()
+	if err := h.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	h.sessions.Put(ctx, sessionUserID, int(userID))
+	return nil
+}
+
+func (h *Handlers) logout(c *gin.Context) {
+	if err := h.sessions.Destroy(c.Request.Context()); err != nil {
+		h.log.Warn("sign out", "err", err)
+	}
+	h.redirect(c, "/login")
+}
+
+// safeNext keeps a post-sign-in redirect on this site: a local absolute path
+// only, never "//host" or a scheme.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/templates"
+	}
+	return next
+}

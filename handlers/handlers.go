@@ -1,0 +1,59 @@
+// Package handlers holds knot's HTTP layer: one Handlers value built from its
+// dependencies, one file per feature, and routes.go listing every route.
+// Handlers parse the request, call models, and render a templ view or JSON.
+package handlers
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"gorm.io/gorm"
+
+	"github.com/knot-dev/knot/config"
+)
+
+// Deps is everything the handlers need; nothing reaches for globals.
+type Deps struct {
+	DB       *gorm.DB
+	Sessions *scs.SessionManager
+	Config   *config.Config
+	Logger   *slog.Logger
+	Version  string
+	// Now is the clock; tests replace it to move through days.
+	Now func() time.Time
+}
+
+// Handlers serves every route.
+type Handlers struct {
+	db       *gorm.DB
+	sessions *scs.SessionManager
+	cfg      *config.Config
+	log      *slog.Logger
+	version  string
+	now      func() time.Time
+	logins   *loginLimiter
+	// setupDone caches "a first admin exists" once it becomes true; it
+	// never goes back to false.
+	setupDone atomic.Bool
+}
+
+// New builds the handlers from their dependencies.
+func New(d Deps) *Handlers {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Handlers{
+		db:       d.DB,
+		sessions: d.Sessions,
+		cfg:      d.Config,
+		log:      d.Logger,
+		version:  d.Version,
+		now:      d.Now,
+		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.Now),
+	}
+}

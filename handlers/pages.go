@@ -1,0 +1,31 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/views"
+)
+
+// Pages whose features have not been built yet say so honestly.
+
+func (h *Handlers) templatesPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.EmptyPage("Templates", "templates", "No templates yet. Templates your organisation offers will be listed here."))
+}
+
+func (h *Handlers) apiTokensPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.EmptyPage("API Tokens", "api-tokens", "API tokens are not available in this build yet."))
+}
+
+func (h *Handlers) usersPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.EmptyPage("Users", "users", "User management is not available in this build yet."))
+}
+
+func (h *Handlers) rolesPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.EmptyPage("Roles", "roles", "Role management is not available in this build yet."))
+}
+
+func (h *Handlers) leafNodesPage(c *gin.Context) {
+	h.render(c, http.StatusOK, views.EmptyPage("Leaf Nodes", "leaf-nodes", "No leaf nodes have connected to this server yet."))
+}

@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/views"
+)
+
+// render writes a templ component with status.
+func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("Vary", "HX-Request")
+	c.Status(status)
+	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
+		h.log.Error("render page", "path", c.Request.URL.Path, "err", err)
+	}
+}
+
+// redirect sends the browser to target: HX-Redirect for htmx, 303 otherwise.
+func (h *Handlers) redirect(c *gin.Context, target string) {
+	if isHTMX(c) {
+		c.Header("HX-Redirect", target)
+		c.AbortWithStatus(http.StatusOK)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, target)
+	c.Abort()
+}
+
+// fail answers an error: JSON {"error": msg} under /api/, an error page otherwise.
+func (h *Handlers) fail(c *gin.Context, status int, msg string) {
+	if isAPI(c) {
+		c.AbortWithStatusJSON(status, gin.H{"error": msg})
+		return
+	}
+	h.render(c, status, views.ErrorPage(status, msg))
+	c.Abort()
+}
+
+func (h *Handlers) notFound(c *gin.Context) {
+	h.fail(c, http.StatusNotFound, "There is nothing at this address.")
+}

@@ -1,0 +1,54 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/static"
+)
+
+// Routes returns the whole HTTP handler: cross-origin protection around the
+// session manager around the Gin engine. Sessions wrap the engine at the
+// http.Handler level so Set-Cookie is written before Gin flushes headers.
+func (h *Handlers) Routes() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	// Client IPs come from the connection, never from forwarded headers a
+	// client could forge to dodge the sign-in rate limits.
+	r.SetTrustedProxies(nil) //nolint:errcheck // nil is always accepted
+	r.Use(h.securityHeaders, h.identify)
+
+	r.StaticFS("/static", http.FS(static.Files))
+	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+
+	pages := r.Group("/", h.requireSetup)
+	pages.GET("/", h.home)
+	pages.GET("/initial-system-setup", h.setupPage)
+	pages.POST("/initial-system-setup", h.setupSubmit)
+	pages.GET("/login", h.loginPage)
+	pages.POST("/login", h.loginSubmit)
+	pages.POST("/logout", h.logout)
+
+	signedIn := pages.Group("/", h.requireUser)
+	signedIn.GET("/templates", h.templatesPage)
+	signedIn.GET("/api-tokens", h.requirePerm(models.PermUseAPITokens), h.apiTokensPage)
+	signedIn.GET("/users", h.requirePerm(models.PermManageUsers), h.usersPage)
+	signedIn.GET("/roles", h.requirePerm(models.PermManageRoles), h.rolesPage)
+	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
+
+	api := r.Group("/api")
+	api.GET("/ping", h.ping)
+	authed := api.Group("/", h.requireUser)
+	authed.GET("/users/whoami", h.whoami)
+
+	r.NoRoute(h.notFound)
+	r.NoMethod(h.notFound)
+	r.HandleMethodNotAllowed = false
+
+	var handler http.Handler = r
+	handler = h.sessions.LoadAndSave(handler)
+	return http.NewCrossOriginProtection().Handler(handler)
+}

@@ -1,0 +1,340 @@
+// Package knottest starts real knot servers on 127.0.0.1 for tests: the real
+// router, a real SQLite file in a temp dir, the real listener (TLS or not),
+// and clients with cookie jars.
+package knottest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/server"
+)
+
+// Clock is a settable clock for tests that move through days.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a clock at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Config returns a configuration for a test server: its own temp data
+// directory, plain HTTP, and sign-in rate limits off (tests of the limits
+// turn them back on).
+func Config(t testing.TB) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	dir := t.TempDir()
+	cfg.Server.SQLite.Path = filepath.Join(dir, "knot.db")
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.URL = "http://127.0.0.1"
+	cfg.Server.TLS.UseTLS = false
+	cfg.Server.AuthIPRateLimiting = false
+	cfg.Server.Zone = "test-zone"
+	if _, err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return cfg
+}
+
+// Instance is one running server.
+type Instance struct {
+	t      testing.TB
+	Cfg    config.Config
+	Clock  *Clock
+	Server *server.Server
+	URL    string
+	Logs   *LogBuffer
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Option changes how Start runs a server.
+type Option func(*startOpts)
+
+type startOpts struct {
+	clock *Clock
+	addr  string
+}
+
+// WithClock makes the server read time from c.
+func WithClock(c *Clock) Option { return func(o *startOpts) { o.clock = c } }
+
+// WithAddr listens on addr (to restart a server on the same port).
+func WithAddr(addr string) Option { return func(o *startOpts) { o.addr = addr } }
+
+// Start starts a server with cfg and stops it when the test ends.
+func Start(t testing.TB, cfg config.Config, opts ...Option) *Instance {
+	t.Helper()
+	o := startOpts{addr: "127.0.0.1:0"}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	if o.clock == nil {
+		o.clock = NewClock()
+	}
+	logs := &LogBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(context.Background(), cfg, log, server.Options{Now: o.clock.Now})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		srv.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &Instance{t: t, Cfg: srv.Config(), Clock: o.clock, Server: srv, Logs: logs, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	scheme := "http"
+	if cfg.Server.TLS.UseTLS {
+		scheme = "https"
+	}
+	inst.URL = scheme + "://" + inst.addr
+	go func() { inst.done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(inst.Stop)
+	return inst
+}
+
+// Addr is the host:port the server listens on.
+func (i *Instance) Addr() string { return i.addr }
+
+// Stop shuts the server down and closes its database. Calling it twice is fine.
+func (i *Instance) Stop() {
+	if i.cancel == nil {
+		return
+	}
+	i.cancel()
+	i.cancel = nil
+	if err := <-i.done; err != nil {
+		i.t.Errorf("serve: %v", err)
+	}
+	if err := i.Server.Close(); err != nil {
+		i.t.Errorf("close server: %v", err)
+	}
+}
+
+// Client is an HTTP client with its own cookie jar that does not follow
+// redirects, so tests see each 303.
+type Client struct {
+	t    testing.TB
+	Base string
+	HTTP *http.Client
+}
+
+// Client returns a new client (an empty cookie jar) for this server.
+func (i *Instance) Client() *Client {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: i.CertPool()}}
+	i.t.Cleanup(tr.CloseIdleConnections)
+	return &Client{t: i.t, Base: i.URL, HTTP: &http.Client{
+		Jar:           jar,
+		Transport:     tr,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// CertPool trusts this server's certificate (nil without TLS).
+func (i *Instance) CertPool() *x509.CertPool {
+	if !i.Cfg.Server.TLS.UseTLS {
+		return nil
+	}
+	pemBytes, err := os.ReadFile(server.SelfSignedCertPath(&i.Cfg))
+	if err != nil {
+		i.t.Fatalf("read server certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	return pool
+}
+
+// Response is a finished response with its body read.
+type Response struct {
+	*http.Response
+	Body string
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
+		t.Fatalf("decode JSON %q: %v", r.Body, err)
+	}
+}
+
+// Do sends a request; headers are "Name: value" strings.
+func (c *Client) Do(method, path string, body io.Reader, headers ...string) *Response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.Base+path, body)
+	if err != nil {
+		c.t.Fatalf("new request: %v", err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatalf("read %s %s: %v", method, path, err)
+	}
+	return &Response{Response: res, Body: string(b)}
+}
+
+// Get sends a GET.
+func (c *Client) Get(path string, headers ...string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodGet, path, nil, headers...)
+}
+
+// PostForm sends a url-encoded form.
+func (c *Client) PostForm(path string, form url.Values, headers ...string) *Response {
+	c.t.Helper()
+	return c.Do(http.MethodPost, path, strings.NewReader(form.Encode()), append([]string{"Content-Type: application/x-www-form-urlencoded"}, headers...)...)
+}
+
+// JSONRequest sends body (marshalled unless it is a string) as JSON.
+func (c *Client) JSONRequest(method, path string, body any, headers ...string) *Response {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatalf("marshal: %v", err)
+		}
+		r = strings.NewReader(string(data))
+	}
+	return c.Do(method, path, r, append([]string{"Content-Type: application/json"}, headers...)...)
+}
+
+// Admin credentials created by SetupAdmin.
+const (
+	AdminUsername = "admin"
+	AdminEmail    = "admin@example.com"
+	AdminPassword = "correct horse battery"
+)
+
+// SetupAdmin completes the initial setup and returns a client signed in as
+// the first admin.
+func (i *Instance) SetupAdmin() *Client {
+	i.t.Helper()
+	c := i.Client()
+	res := c.PostForm("/initial-system-setup", url.Values{
+		"username": {AdminUsername}, "email": {AdminEmail},
+		"password": {AdminPassword}, "confirm": {AdminPassword},
+	})
+	if res.StatusCode != http.StatusSeeOther {
+		i.t.Fatalf("initial setup: status %d: %s", res.StatusCode, res.Body)
+	}
+	return c
+}
+
+// Login signs in a new client with email and password, failing the test
+// unless the server accepts them.
+func (i *Instance) Login(email, password string) *Client {
+	i.t.Helper()
+	c := i.Client()
+	res := c.PostForm("/login", url.Values{"email": {email}, "password": {password}})
+	if res.StatusCode != http.StatusSeeOther {
+		i.t.Fatalf("sign in as %s: status %d: %s", email, res.StatusCode, res.Body)
+	}
+	return c
+}
+
+// CreateUser adds an active user with the given roles directly in the
+// database and returns its id.
+func (i *Instance) CreateUser(username, email, password string, roleIDs ...uint) uint {
+	i.t.Helper()
+	hash, err := models.HashPassword(password)
+	if err != nil {
+		i.t.Fatal(err)
+	}
+	now := i.Clock.Now()
+	u := models.User{Username: username, Email: email, PasswordHash: hash, Active: true, CreatedAt: now, UpdatedAt: now}
+	db := i.Server.DB()
+	if err := db.Create(&u).Error; err != nil {
+		i.t.Fatalf("create user %s: %v", username, err)
+	}
+	for _, r := range roleIDs {
+		if err := db.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, r).Error; err != nil {
+			i.t.Fatalf("give user %s role %d: %v", username, r, err)
+		}
+	}
+	return u.ID
+}
+
+// LogBuffer collects a server's log lines for assertions.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Eventually polls cond every 20ms until it is true or 10s pass. Use it for
+// background work, never for timing assertions.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+

@@ -1,0 +1,264 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// User is a row of users. It carries the password hash, so it never leaves
+// this package's callers for a view: views get an Identity.
+type User struct {
+	ID           uint
+	Username     string
+	Email        string
+	PasswordHash string
+	Active       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
+}
+
+// Identity is who a request acts for: the user without secrets, with the
+// names of their roles and the union of their permissions.
+type Identity struct {
+	ID          uint
+	Username    string
+	Email       string
+	Active      bool
+	Roles       []string
+	Permissions []string
+}
+
+// Can reports whether the identity holds permission p.
+func (i *Identity) Can(p string) bool {
+	return i != nil && slices.Contains(i.Permissions, p)
+}
+
+var usernameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{1,63}$`)
+
+// MinPasswordLength is the shortest password knot accepts.
+const MinPasswordLength = 8
+
+// maxPasswordBytes is bcrypt's input limit; longer passwords would be
+// silently truncated, so they are refused.
+const maxPasswordBytes = 72
+
+// FieldErrors maps a form field to the message shown beside it.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+f[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// NewUser is what it takes to create a user.
+type NewUser struct {
+	Username string
+	Email    string
+	Password string
+	Confirm  string
+	RoleIDs  []uint
+	Active   bool
+}
+
+// Validate checks a new user's fields and normalises them in place.
+func (n *NewUser) Validate() FieldErrors {
+	errs := FieldErrors{}
+	n.Username = strings.TrimSpace(n.Username)
+	n.Email = strings.TrimSpace(n.Email)
+	if !usernameRE.MatchString(n.Username) {
+		errs["username"] = "Use 2–64 letters, digits or dashes, starting with a letter."
+	}
+	if msg := ValidateEmail(n.Email); msg != "" {
+		errs["email"] = msg
+	}
+	if msg := ValidatePassword(n.Password); msg != "" {
+		errs["password"] = msg
+	} else if n.Password != n.Confirm {
+		errs["confirm"] = "The passwords do not match."
+	}
+	return errs
+}
+
+// ValidateEmail returns a message for an unusable address, or "".
+func ValidateEmail(email string) string {
+	at := strings.LastIndex(email, "@")
+	switch {
+	case email == "":
+		return "Enter an email address."
+	case len(email) > 254:
+		return "An email address can be at most 254 characters."
+	case at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n<>\"'"):
+		return "Enter a valid email address, like name@example.com."
+	}
+	return ""
+}
+
+// ValidatePassword returns a message for an unusable password, or "".
+func ValidatePassword(pw string) string {
+	switch {
+	case len([]rune(pw)) < MinPasswordLength:
+		return fmt.Sprintf("Use at least %d characters.", MinPasswordLength)
+	case len(pw) > maxPasswordBytes:
+		return fmt.Sprintf("Use at most %d bytes.", maxPasswordBytes)
+	}
+	return ""
+}
+
+// HashPassword returns the bcrypt hash of pw.
+func HashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// dummyHash is compared against when the email is unknown, so that a
+// failed sign-in takes as long whether or not the account exists.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("knot-timing-equaliser"), bcrypt.DefaultCost)
+
+// CheckPassword compares pw with hash in constant time; an empty hash
+// (a user without a local password) never matches.
+func CheckPassword(hash, pw string) bool {
+	if hash == "" {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) //nolint:errcheck // timing only
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}
+
+// ErrSetupDone is returned by CreateFirstAdmin once any user exists.
+var ErrSetupDone = errors.New("initial setup has already been completed")
+
+// ErrDuplicate is returned when a unique name or email is already taken.
+var ErrDuplicate = errors.New("already exists")
+
+// SetupDone reports whether the initial admin has been created.
+func SetupDone(ctx context.Context, db *gorm.DB) (bool, error) {
+	var n int64
+	err := db.WithContext(ctx).Table("system_setup").Count(&n).Error
+	return n > 0, err
+}
+
+// CreateFirstAdmin creates the first user with the Admin role. It succeeds
+// once: the system_setup row it inserts in the same transaction makes every
+// later or concurrent call fail with ErrSetupDone.
+func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time) (*User, error) {
+	hash, err := HashPassword(n.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &User{Username: n.Username, Email: n.Email, PasswordHash: hash, Active: true, CreatedAt: now, UpdatedAt: now}
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var users int64
+		if err := tx.Model(&User{}).Count(&users).Error; err != nil {
+			return err
+		}
+		if users > 0 {
+			return ErrSetupDone
+		}
+		if err := tx.Exec(`INSERT INTO system_setup (id, completed_at) VALUES (1, ?)`, now).Error; err != nil {
+			if isUniqueViolation(err) {
+				return ErrSetupDone
+			}
+			return err
+		}
+		if err := tx.Create(u).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, AdminRoleID).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UserByEmail finds a user by email, ignoring case.
+func UserByEmail(ctx context.Context, db *gorm.DB, email string) (*User, error) {
+	var u User
+	err := db.WithContext(ctx).Where("email = ?", strings.TrimSpace(email)).First(&u).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// UserByID finds a user by id.
+func UserByID(ctx context.Context, db *gorm.DB, id uint) (*User, error) {
+	var u User
+	if err := db.WithContext(ctx).First(&u, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// RecordLogin stamps the user's last sign-in time.
+func RecordLogin(ctx context.Context, db *gorm.DB, id uint, now time.Time) error {
+	return db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Update("last_login_at", now).Error
+}
+
+// LoadIdentity returns the active-or-not user id with roles and permissions.
+func LoadIdentity(ctx context.Context, db *gorm.DB, id uint) (*Identity, error) {
+	u, err := UserByID(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	ident := &Identity{ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active}
+	var rows []struct {
+		Name       string
+		Permission *string
+		RoleID     uint
+	}
+	err = db.WithContext(ctx).Raw(`SELECT r.id AS role_id, r.name, p.permission
+		FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+		LEFT JOIN role_permissions p ON p.role_id = r.id
+		WHERE ur.user_id = ? ORDER BY r.name, p.permission`, id).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load roles of user %d: %w", id, err)
+	}
+	admin := false
+	for _, r := range rows {
+		if !slices.Contains(ident.Roles, r.Name) {
+			ident.Roles = append(ident.Roles, r.Name)
+		}
+		if r.RoleID == AdminRoleID {
+			admin = true
+		}
+		if r.Permission != nil && !slices.Contains(ident.Permissions, *r.Permission) {
+			ident.Permissions = append(ident.Permissions, *r.Permission)
+		}
+	}
+	if admin {
+		ident.Permissions = slices.Clone(AllPermissions)
+	}
+	slices.Sort(ident.Permissions)
+	if ident.Roles == nil {
+		ident.Roles = []string{}
+	}
+	if ident.Permissions == nil {
+		ident.Permissions = []string{}
+	}
+	return ident, nil
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

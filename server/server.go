@@ -1,0 +1,165 @@
+// Package server assembles a knot server from its configuration: database,
+// migrations, sessions, handlers, TLS and background jobs. main.go and the
+// tests both start servers through it, so they run the same thing.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+	"gorm.io/gorm"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/handlers"
+	"github.com/knot-dev/knot/models"
+)
+
+// Version is knot's version, reported by `knot version` and /api/ping.
+var Version = "0.1.0"
+
+// Options are what tests vary; the zero value is right for production.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is one running knot server.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *gorm.DB
+	store    *sqlite3store.SQLite3Store
+	handler  http.Handler
+	tlsCert  *tls.Certificate
+	stopJobs context.CancelFunc
+	jobsDone chan struct{}
+}
+
+// New builds a server: it opens and migrates the database, fills in the
+// encryption key and certificate, and wires the handlers.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := ensureEncryptKey(&cfg); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log}
+	if cfg.Server.TLS.UseTLS {
+		cert, err := loadCertificate(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.tlsCert = &cert
+	}
+	db, err := models.Open(ctx, cfg.Server.SQLite.Path)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	sqlDB, err := db.DB()
+	if err != nil {
+		models.Close(db)
+		return nil, err
+	}
+
+	s.store = sqlite3store.NewWithCleanupInterval(sqlDB, 10*time.Minute)
+	sessions := scs.New()
+	sessions.Store = s.store
+	sessions.Lifetime = 7 * 24 * time.Hour
+	sessions.IdleTimeout = cfg.Server.SessionIdleTimeout.D()
+	sessions.Cookie.Name = "knot_session"
+	sessions.Cookie.HttpOnly = true
+	sessions.Cookie.SameSite = http.SameSiteLaxMode
+	sessions.Cookie.Secure = cfg.Server.TLS.UseTLS
+	sessions.Cookie.Persist = true
+	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.Error("session store", "err", err)
+		http.Error(w, "The session store failed; try again in a moment.", http.StatusInternalServerError)
+	}
+
+	h := handlers.New(handlers.Deps{
+		DB:       db,
+		Sessions: sessions,
+		Config:   &s.cfg,
+		Logger:   log,
+		Version:  Version,
+		Now:      opts.Now,
+	})
+	s.handler = h.Routes()
+
+	jobsCtx, cancel := context.WithCancel(context.Background())
+	s.stopJobs = cancel
+	s.jobsDone = make(chan struct{})
+	go func() {
+		defer close(s.jobsDone)
+		h.RunBackground(jobsCtx)
+	}()
+	return s, nil
+}
+
+// Handler is the server's whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Config is the configuration the server runs with (encryption key filled in).
+func (s *Server) Config() config.Config { return s.cfg }
+
+// DB is the server's database, for tests and tools.
+func (s *Server) DB() *gorm.DB { return s.db }
+
+// TLSConfig is the server's TLS configuration, or nil without TLS.
+func (s *Server) TLSConfig() *tls.Config {
+	if s.tlsCert == nil {
+		return nil
+	}
+	return &tls.Config{Certificates: []tls.Certificate{*s.tlsCert}, MinVersion: tls.VersionTLS12}
+}
+
+// Serve answers on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests get up to 20 seconds to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if tc := s.TLSConfig(); tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops background jobs and closes the database.
+func (s *Server) Close() error {
+	s.stopJobs()
+	<-s.jobsDone
+	s.store.StopCleanup()
+	return models.Close(s.db)
+}

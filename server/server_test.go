@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/server"
+)
+
+func TestSessionSurvivesARestart(t *testing.T) {
+	cfg := knottest.Config(t)
+	first := knottest.Start(t, cfg)
+	c := first.SetupAdmin()
+	first.Stop()
+
+	second := knottest.Start(t, cfg)
+	c.Base = second.URL
+	res := c.Get("/api/users/whoami")
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, knottest.AdminEmail) {
+		t.Fatalf("whoami after restart = %d %s", res.StatusCode, res.Body)
+	}
+}
+
+func TestSelfSignedCertificateIsGeneratedOnceAndReused(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.TLS.UseTLS = true
+	cfg.Server.URL = "https://knot.internal:3000"
+	first := knottest.Start(t, cfg)
+	certPath := server.SelfSignedCertPath(&first.Cfg)
+	pem1, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatalf("certificate not written into the data dir: %v", err)
+	}
+	// The server answers over TLS with that certificate.
+	res := first.Client().Get("/api/ping")
+	if res.StatusCode != http.StatusOK || res.TLS == nil {
+		t.Fatalf("TLS ping = %d", res.StatusCode)
+	}
+	if got := res.TLS.PeerCertificates[0].Raw; !bytes.Equal(got, mustDER(t, pem1)) {
+		t.Fatal("server did not present the generated certificate")
+	}
+	cert, _ := x509.ParseCertificate(mustDER(t, pem1))
+	for _, name := range []string{"knot.internal", "localhost"} {
+		if err := cert.VerifyHostname(name); err != nil {
+			t.Errorf("certificate does not cover %s: %v", name, err)
+		}
+	}
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		if err := cert.VerifyHostname(ip); err != nil {
+			t.Errorf("certificate does not cover %s: %v", ip, err)
+		}
+	}
+	if cert.PublicKeyAlgorithm != x509.ECDSA {
+		t.Errorf("certificate key algorithm = %v, want ECDSA", cert.PublicKeyAlgorithm)
+	}
+	first.Stop()
+
+	second := knottest.Start(t, cfg)
+	pem2, _ := os.ReadFile(certPath)
+	if !bytes.Equal(pem1, pem2) {
+		t.Fatal("certificate regenerated on the second start")
+	}
+	if res := second.Client().Get("/api/ping"); res.StatusCode != http.StatusOK {
+		t.Fatalf("second start ping = %d", res.StatusCode)
+	}
+	if res := second.Client().Get("/api/ping"); !bytes.Equal(res.TLS.PeerCertificates[0].Raw, mustDER(t, pem1)) {
+		t.Fatal("second start presents a different certificate")
+	}
+}
+
+func TestUnreadableCertificateIsAClearError(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.TLS.UseTLS = true
+	cfg.Server.TLS.CertFile = filepath.Join(t.TempDir(), "missing.crt")
+	cfg.Server.TLS.KeyFile = filepath.Join(t.TempDir(), "missing.key")
+	_, err := server.New(t.Context(), cfg, nil, server.Options{})
+	if err == nil || !strings.Contains(err.Error(), "server.tls.cert_file") {
+		t.Fatalf("err = %v, want one naming server.tls.cert_file", err)
+	}
+}
+
+func TestEncryptionKeyIsGeneratedOnceWithPrivateMode(t *testing.T) {
+	cfg := knottest.Config(t)
+	first := knottest.Start(t, cfg)
+	key1 := first.Cfg.Server.Encrypt
+	if _, err := first.Cfg.EncryptKey(); err != nil {
+		t.Fatalf("generated key invalid: %v", err)
+	}
+	path := filepath.Join(cfg.DataDir(), "encrypt.key")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, want 0600", st.Mode().Perm())
+	}
+	first.Stop()
+	second := knottest.Start(t, cfg)
+	if second.Cfg.Server.Encrypt != key1 {
+		t.Fatal("encryption key changed across restarts")
+	}
+}
+
+func TestConfiguredKeyIsUsedAsGiven(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.Encrypt = server.NewKey()
+	srv := knottest.Start(t, cfg)
+	if srv.Cfg.Server.Encrypt != cfg.Server.Encrypt {
+		t.Fatal("configured key replaced")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir(), "encrypt.key")); err == nil {
+		t.Fatal("a key file was generated although server.encrypt was set")
+	}
+}
+
+func mustDER(t *testing.T, pemBytes []byte) []byte {
+	t.Helper()
+	b, _ := pem.Decode(pemBytes)
+	if b == nil {
+		t.Fatal("no PEM block")
+	}
+	return b.Bytes
+}
