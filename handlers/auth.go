@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -85,7 +86,15 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		return
 	}
 	u, err := h.checkCredentials(c, email, password)
+	var leafErr *leaf.SignInError
 	switch {
+	case errors.As(err, &leafErr):
+		if leafErr.RetryAfter > 0 {
+			c.Header("Retry-After", fmt.Sprint(int(leafErr.RetryAfter.Seconds())))
+		}
+		form.Error = leafErr.Message
+		h.render(c, leafErr.Status, views.LoginPage(form))
+		return
 	case errors.Is(err, errBadCredentials):
 		form.Error = "The email or password is incorrect."
 		h.render(c, http.StatusUnauthorized, views.LoginPage(form))
@@ -118,9 +127,18 @@ var (
 	errInactive       = errors.New("account disabled")
 )
 
-// checkCredentials verifies an email and password against the local users.
-// An unknown email costs the same bcrypt work as a wrong password.
+// checkCredentials verifies a sign-in: on a leaf the origin decides, on any
+// other server the local users do.
 func (h *Handlers) checkCredentials(c *gin.Context, email, password string) (*models.User, error) {
+	if h.leaf != nil {
+		return h.leaf.SignIn(c.Request.Context(), email, password)
+	}
+	return h.checkLocalCredentials(c, email, password)
+}
+
+// checkLocalCredentials verifies an email and password against the local
+// users. An unknown email costs the same bcrypt work as a wrong password.
+func (h *Handlers) checkLocalCredentials(c *gin.Context, email, password string) (*models.User, error) {
 	u, err := models.UserByEmail(c.Request.Context(), h.db, email)
 	if errors.Is(err, models.ErrNotFound) {
 		models.CheckPassword("", password)

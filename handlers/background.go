@@ -1,8 +1,16 @@
 package handlers
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
-// RunBackground runs the periodic jobs until ctx is cancelled.
+// RunBackground runs the periodic jobs until ctx is cancelled and returns
+// once every one of them has stopped (so the database can close after it).
 func (h *Handlers) RunBackground(ctx context.Context) {
-	<-ctx.Done()
+	var wg sync.WaitGroup
+	if h.leaf != nil {
+		wg.Go(func() { h.leaf.Run(ctx) })
+	}
+	wg.Wait()
 }

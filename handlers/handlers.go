@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/leaf"
 )
 
 // Deps is everything the handlers need; nothing reaches for globals.
@@ -23,6 +24,8 @@ type Deps struct {
 	Version  string
 	// Now is the clock; tests replace it to move through days.
 	Now func() time.Time
+	// Leaf is the leaf-mode service; nil unless this server is a leaf.
+	Leaf *leaf.Service
 }
 
 // Handlers serves every route.
@@ -34,6 +37,7 @@ type Handlers struct {
 	version  string
 	now      func() time.Time
 	logins   *loginLimiter
+	leaf     *leaf.Service
 	// setupDone caches "a first admin exists" once it becomes true; it
 	// never goes back to false.
 	setupDone atomic.Bool
@@ -55,5 +59,6 @@ func New(d Deps) *Handlers {
 		version:  d.Version,
 		now:      d.Now,
 		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.Now),
+		leaf:     d.Leaf,
 	}
 }

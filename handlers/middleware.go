@@ -47,17 +47,31 @@ func (h *Handlers) identify(c *gin.Context) {
 }
 
 func (h *Handlers) appInfo() webctx.App {
-	return webctx.App{
+	a := webctx.App{
 		Version:       h.version,
 		Zone:          h.cfg.ZoneName(),
 		HideAPITokens: h.cfg.Server.UI.HideAPITokens,
-		Leaf:          h.cfg.IsLeaf(),
+		Leaf:          h.leaf != nil,
 	}
+	if h.leaf != nil {
+		a.LeafBanner, a.LeafBannerLevel = leafBanner(h.leaf.Status(), h.now())
+	}
+	return a
 }
 
 // requireSetup sends every page to the initial setup until the first admin
 // exists, and hides the setup page for good afterwards.
 func (h *Handlers) requireSetup(c *gin.Context) {
+	if h.leaf != nil {
+		// A leaf's users come from the origin: there is nothing to set up,
+		// and an empty user table must never open a setup page.
+		if c.Request.URL.Path == "/initial-system-setup" {
+			h.notFound(c)
+			return
+		}
+		c.Next()
+		return
+	}
 	done, err := h.isSetupDone(c)
 	if err != nil {
 		h.log.Error("check initial setup", "err", err)

@@ -25,7 +25,3 @@ func (h *Handlers) usersPage(c *gin.Context) {
 func (h *Handlers) rolesPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("Roles", "roles", "Role management is not available in this build yet."))
 }
-
-func (h *Handlers) leafNodesPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("Leaf Nodes", "leaf-nodes", "No leaf nodes have connected to this server yet."))
-}

@@ -43,6 +43,12 @@ func (h *Handlers) Routes() http.Handler {
 	api.GET("/ping", h.ping)
 	authed := api.Group("/", h.requireUser)
 	authed.GET("/users/whoami", h.whoami)
+	authed.GET("/leaf/status", h.leafStatus)
+
+	// The origin's side of leaf mode: API-token only, see leafGate.
+	origin := api.Group("/leaf/v1", h.leafGate)
+	origin.GET("/hello", h.leafHello)
+	origin.POST("/auth", h.leafAuth)
 
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -24,6 +25,13 @@ type User struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastLoginAt  *time.Time
+
+	// Set only on a leaf, for users who signed in through the origin.
+	OriginUserID        *uint
+	OriginRoles         string
+	OriginPermissions   string
+	OfflinePasswordHash string
+	OriginLoginAt       *time.Time
 }
 
 // Identity is who a request acts for: the user without secrets, with the
@@ -35,6 +43,9 @@ type Identity struct {
 	Active      bool
 	Roles       []string
 	Permissions []string
+	// TokenID is the API token the request authenticated with; 0 for a
+	// browser session.
+	TokenID uint
 }
 
 // Can reports whether the identity holds permission p.
@@ -222,6 +233,17 @@ func LoadIdentity(ctx context.Context, db *gorm.DB, id uint) (*Identity, error) 
 		return nil, err
 	}
 	ident := &Identity{ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active}
+	if u.OriginUserID != nil {
+		// On a leaf, an origin user's roles and permissions are what the
+		// origin said at their last sign-in through it.
+		if err := json.Unmarshal([]byte(u.OriginRoles), &ident.Roles); err != nil {
+			return nil, fmt.Errorf("roles of origin user %d: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(u.OriginPermissions), &ident.Permissions); err != nil {
+			return nil, fmt.Errorf("permissions of origin user %d: %w", id, err)
+		}
+		return ident, nil
+	}
 	var rows []struct {
 		Name       string
 		Permission *string

@@ -19,6 +19,7 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/handlers"
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
 )
 
@@ -39,6 +40,7 @@ type Server struct {
 	store    *sqlite3store.SQLite3Store
 	handler  http.Handler
 	tlsCert  *tls.Certificate
+	leaf     *leaf.Service
 	stopJobs context.CancelFunc
 	jobsDone chan struct{}
 }
@@ -86,7 +88,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		http.Error(w, "The session store failed; try again in a moment.", http.StatusInternalServerError)
 	}
 
+	var leafSvc *leaf.Service
+	if cfg.IsLeaf() {
+		if leafSvc, err = leaf.NewService(&s.cfg, db, log, Version, opts.Now); err != nil {
+			models.Close(db)
+			return nil, err
+		}
+	}
 	h := handlers.New(handlers.Deps{
+		Leaf:     leafSvc,
 		DB:       db,
 		Sessions: sessions,
 		Config:   &s.cfg,
@@ -95,6 +105,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		Now:      opts.Now,
 	})
 	s.handler = h.Routes()
+	s.leaf = leafSvc
 
 	jobsCtx, cancel := context.WithCancel(context.Background())
 	s.stopJobs = cancel
@@ -111,6 +122,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Config is the configuration the server runs with (encryption key filled in).
 func (s *Server) Config() config.Config { return s.cfg }
+
+// Leaf is the leaf-mode service, nil unless this server is a leaf.
+func (s *Server) Leaf() *leaf.Service { return s.leaf }
 
 // DB is the server's database, for tests and tools.
 func (s *Server) DB() *gorm.DB { return s.db }

@@ -1,0 +1,212 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/views"
+	"github.com/knot-dev/knot/webctx"
+)
+
+// leafOnline is how recently a leaf must have said hello to count as online
+// on the Leaf Nodes page: a few missed heartbeats at the default interval.
+const leafOnline = 2 * time.Minute
+
+// ---- Origin side: the endpoints leaves call. ----
+
+// leafGate guards every /api/leaf/v1 endpoint: leaf nodes must be allowed,
+// the protocol must match, and the caller must present an API token.
+func (h *Handlers) leafGate(c *gin.Context) {
+	if !h.cfg.Server.Cluster.AllowLeafNodes {
+		c.AbortWithStatusJSON(http.StatusForbidden, leaf.ErrorBody{Error: leaf.DisabledMessage, Code: leaf.CodeLeafNodesDisabled})
+		return
+	}
+	if p := c.GetHeader(leaf.HeaderProtocol); p != "" && p != strconv.Itoa(leaf.ProtocolVersion) {
+		c.AbortWithStatusJSON(http.StatusConflict, leaf.ErrorBody{
+			Error: fmt.Sprintf("this origin speaks leaf protocol %d, the leaf speaks %s; run the same knot version on both", leaf.ProtocolVersion, p),
+			Code:  leaf.CodeVersionMismatch,
+		})
+		return
+	}
+	id := webctx.Identity(c.Request.Context())
+	if id == nil || id.TokenID == 0 {
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "Authentication token is not valid"})
+		return
+	}
+	c.Next()
+}
+
+// leafHello answers a leaf's hello/heartbeat and records the leaf.
+func (h *Handlers) leafHello(c *gin.Context) {
+	id := webctx.Identity(c.Request.Context())
+	node := models.LeafNode{
+		TokenID:    id.TokenID,
+		UserID:     id.ID,
+		LeafURL:    cleanLeafURL(c.GetHeader(leaf.HeaderLeafURL)),
+		Version:    truncate(c.GetHeader(leaf.HeaderLeafVersion), 64),
+		RemoteAddr: c.ClientIP(),
+		LastSeenAt: h.now().UTC(),
+	}
+	if err := models.RecordLeafNode(c.Request.Context(), h.db, node); err != nil {
+		h.log.Error("record leaf node", "user_id", id.ID, "err", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not record this leaf; try again."})
+		return
+	}
+	c.JSON(http.StatusOK, leaf.Hello{
+		Name:     h.cfg.Server.Zone,
+		Version:  h.version,
+		Protocol: leaf.ProtocolVersion,
+		User:     leafUser(id),
+	})
+}
+
+// leafAuth checks a sign-in made on a leaf, with this server's own rate
+// limits and the server.cluster.leaf_login policy.
+func (h *Handlers) leafAuth(c *gin.Context) {
+	owner := webctx.Identity(c.Request.Context())
+	var req leaf.AuthRequest
+	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)).Decode(&req); err != nil {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "The body must be JSON: {\"email\": \"…\", \"password\": \"…\"}"})
+		return
+	}
+	refuse := func(status int, msg string) {
+		c.AbortWithStatusJSON(status, leaf.ErrorBody{Error: msg, Code: leaf.CodeLoginRefused})
+	}
+	if ok, wait := h.logins.allow(c.ClientIP(), req.Email); !ok {
+		secs := int(wait.Seconds())
+		c.Header("Retry-After", strconv.Itoa(secs))
+		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)})
+		return
+	}
+	u, err := h.checkLocalCredentials(c, req.Email, req.Password)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		refuse(http.StatusUnauthorized, leaf.MsgBadCredentials)
+		return
+	case errors.Is(err, errInactive):
+		refuse(http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
+		return
+	case err != nil:
+		h.log.Error("leaf sign-in check", "err", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not check the sign-in; try again."})
+		return
+	}
+	if h.cfg.Server.Cluster.LeafLogin == config.LeafLoginOwner && u.ID != owner.ID {
+		refuse(http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
+		return
+	}
+	h.logins.forget(req.Email)
+	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
+	if err != nil {
+		h.log.Error("load user for leaf sign-in", "user_id", u.ID, "err", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not load the account; try again."})
+		return
+	}
+	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
+	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident)})
+}
+
+func leafUser(id *models.Identity) leaf.User {
+	return leaf.User{ID: id.ID, Username: id.Username, Email: id.Email, Roles: id.Roles, Permissions: id.Permissions}
+}
+
+func cleanLeafURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return truncate(u.String(), 512)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// leafNodesPage lists the leaves that connected to this origin.
+func (h *Handlers) leafNodesPage(c *gin.Context) {
+	nodes, err := models.ListLeafNodes(c.Request.Context(), h.db)
+	if err != nil {
+		h.log.Error("list leaf nodes", "err", err)
+		h.fail(c, http.StatusInternalServerError, "The leaf nodes could not be loaded; try again.")
+		return
+	}
+	now := h.now()
+	rows := make([]views.LeafNodeRow, 0, len(nodes))
+	for _, n := range nodes {
+		rows = append(rows, views.LeafNodeRow{
+			Owner: n.Username, Email: n.Email, URL: n.LeafURL, Version: n.Version, RemoteAddr: n.RemoteAddr,
+			FirstSeen: n.FirstSeenAt, LastSeen: n.LastSeenAt, Online: now.Sub(n.LastSeenAt) <= leafOnline,
+		})
+	}
+	h.render(c, http.StatusOK, views.LeafNodesPage(rows, h.cfg.Server.Cluster.AllowLeafNodes, now))
+}
+
+// ---- Leaf side. ----
+
+// leafStatusJSON is GET /api/leaf/status.
+type leafStatusJSON struct {
+	State     leaf.State `json:"state"`
+	Message   string     `json:"message"`
+	Since     *time.Time `json:"since"`
+	LastSync  *time.Time `json:"last_sync"`
+	NextRetry *time.Time `json:"next_retry"`
+	Origin    string     `json:"origin"`
+}
+
+func (h *Handlers) leafStatus(c *gin.Context) {
+	if h.leaf == nil {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "This server is not a leaf node (server.origin.server and server.origin.token are not both set)."})
+		return
+	}
+	st := h.leaf.Status()
+	c.JSON(http.StatusOK, leafStatusJSON{
+		State: st.State, Message: st.Message, Since: utcOrNil(st.Since), LastSync: utcOrNil(st.LastSync),
+		NextRetry: utcOrNil(st.NextRetry), Origin: h.leaf.Origin(),
+	})
+}
+
+// leafBanner is the status line every page of a leaf shows while the origin
+// connection is not healthy: what is wrong, what still works, what to do.
+func leafBanner(st leaf.Status, now time.Time) (text, level string) {
+	if st.Healthy() {
+		return "", ""
+	}
+	var b strings.Builder
+	b.WriteString(st.Message)
+	if st.State == leaf.StateUnreachable && !st.Since.IsZero() {
+		fmt.Fprintf(&b, " Since %s.", st.Since.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	if !st.LastSync.IsZero() {
+		fmt.Fprintf(&b, " Cluster templates shown are from %s ago.", views.Ago(now.Sub(st.LastSync)))
+	}
+	if !st.NextRetry.IsZero() && st.NextRetry.After(now) {
+		fmt.Fprintf(&b, " Next retry in %s.", views.Ago(st.NextRetry.Sub(now)))
+	}
+	level = "error"
+	if st.State == leaf.StateUnreachable {
+		level = "warn"
+	}
+	return b.String(), level
+}
+
+func utcOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,254 @@
+package leaf
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+)
+
+// maxAnswerBytes bounds what the leaf reads from the origin, so a broken or
+// hostile origin cannot exhaust the leaf's memory.
+const maxAnswerBytes = 16 << 20
+
+// requestTimeout bounds every request to the origin: a slow origin counts
+// as unreachable rather than hanging sign-ins.
+const requestTimeout = 10 * time.Second
+
+// OriginError is a failed exchange with the origin, classified.
+type OriginError struct {
+	State State
+	// Detail is a short, secret-free description for the status message.
+	Detail string
+	// Status is the HTTP status, 0 when no answer arrived.
+	Status int
+	// Code is the origin's error code, if it sent one.
+	Code string
+	// RetryAfter is the origin's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	// Message is the origin's human error text, if it sent one.
+	Message string
+}
+
+func (e *OriginError) Error() string { return string(e.State) + ": " + e.Detail }
+
+// Client talks to the origin. It is the only code that does.
+type Client struct {
+	base    string
+	token   string
+	selfURL string
+	version string
+	http    *http.Client
+}
+
+// NewClient builds the origin client from the leaf's configuration: it
+// trusts the system roots plus server.origin.ca_file, or nothing at all with
+// server.origin.skip_verify.
+func NewClient(cfg *config.Config, version string) (*Client, error) {
+	o := cfg.Server.Origin
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pemBytes, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read server.origin.ca_file %s: %w", o.CAFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("server.origin.ca_file %s holds no PEM certificate", o.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	tlsCfg.InsecureSkipVerify = o.SkipVerify //nolint:gosec // the user asked for it; start-up warns loudly
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.Proxy = nil
+	return &Client{
+		base:    o.Server,
+		token:   o.Token,
+		selfURL: cfg.Server.URL,
+		version: version,
+		http:    &http.Client{Transport: tr, Timeout: requestTimeout},
+	}, nil
+}
+
+// Origin is the origin's base URL.
+func (c *Client) Origin() string { return c.base }
+
+// Hello announces the leaf and returns what the origin says about itself
+// and the token's owner. It doubles as the heartbeat.
+func (c *Client) Hello(ctx context.Context) (*Hello, error) {
+	var h Hello
+	if _, err := c.do(ctx, http.MethodGet, PathHello, nil, "", &h); err != nil {
+		return nil, err
+	}
+	if h.Protocol != ProtocolVersion {
+		return nil, &OriginError{State: StateVersionMismatch, Detail: fmt.Sprintf("origin %d, leaf %d", h.Protocol, ProtocolVersion)}
+	}
+	if h.User.ID == 0 || h.User.Email == "" {
+		return nil, &OriginError{State: StateUnreachable, Detail: "the origin's hello did not name the token's owner"}
+	}
+	return &h, nil
+}
+
+// Authenticate asks the origin to check an email and password. A refusal
+// is an *OriginError with Code CodeLoginRefused.
+func (c *Client) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	var ans AuthResponse
+	if _, err := c.do(ctx, http.MethodPost, PathAuth, AuthRequest{Email: email, Password: password}, "", &ans); err != nil {
+		return nil, err
+	}
+	if ans.User.ID == 0 || ans.User.Email == "" || ans.User.Username == "" {
+		return nil, &OriginError{State: StateUnreachable, Detail: "the origin's sign-in answer did not describe a user"}
+	}
+	return &ans.User, nil
+}
+
+// Templates fetches the templates the origin offers leaves, revalidating
+// with etag. notModified means the cached copy is still current.
+func (c *Client) Templates(ctx context.Context, etag string) (list []Template, newETag string, notModified bool, err error) {
+	res, err := c.do(ctx, http.MethodGet, PathTemplates, nil, etag, &list)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if res.StatusCode == http.StatusNotModified {
+		return nil, etag, true, nil
+	}
+	for _, t := range list {
+		if t.ID == 0 || t.Name == "" {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a template without an id or a name"}
+		}
+	}
+	return list, res.Header.Get("ETag"), false, nil
+}
+
+// do sends one request and decodes a 2xx answer into out. Every failure
+// comes back as an *OriginError.
+func (c *Client) do(ctx context.Context, method, path string, body any, etag string, out any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, &OriginError{State: StateUnreachable, Detail: "cannot build a request to the origin: " + err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(HeaderLeafURL, c.selfURL)
+	req.Header.Set(HeaderLeafVersion, c.version)
+	req.Header.Set(HeaderProtocol, strconv.Itoa(ProtocolVersion))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, classifyTransport(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxAnswerBytes+1))
+	if err != nil {
+		return nil, &OriginError{State: StateUnreachable, Detail: "the connection broke while reading the origin's answer"}
+	}
+	if len(data) > maxAnswerBytes {
+		return nil, &OriginError{State: StateUnreachable, Detail: "the origin's answer is larger than 16 MiB"}
+	}
+	if res.StatusCode == http.StatusNotModified {
+		return res, nil
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return nil, classifyStatus(res, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, &OriginError{State: StateUnreachable, Status: res.StatusCode, Detail: "the origin's answer is not the JSON a knot origin sends (is server.origin.server the right URL?)"}
+	}
+	return res, nil
+}
+
+func classifyStatus(res *http.Response, data []byte) error {
+	var eb ErrorBody
+	json.Unmarshal(data, &eb) //nolint:errcheck // a body that is not JSON leaves eb empty
+	oe := &OriginError{Status: res.StatusCode, Code: eb.Code, Message: eb.Error}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
+		oe.RetryAfter = time.Duration(s) * time.Second
+	}
+	switch {
+	case res.StatusCode == http.StatusUnauthorized:
+		oe.State, oe.Detail = StateTokenRejected, "the origin answered 401"
+	case eb.Code == CodeLeafNodesDisabled:
+		oe.State, oe.Detail = StateLeafNodesDisabled, eb.Error
+	case eb.Code == CodeVersionMismatch:
+		oe.State, oe.Detail = StateVersionMismatch, eb.Error
+	case eb.Code == CodeLoginRefused, res.StatusCode == http.StatusTooManyRequests:
+		// The origin is fine; it said no to this sign-in.
+		oe.State, oe.Detail = StateConnected, eb.Error
+	case res.StatusCode == http.StatusNotFound:
+		oe.State, oe.Detail = StateUnreachable, "the origin has no leaf endpoint at this address (answered 404); check server.origin.server"
+	default:
+		oe.State, oe.Detail = StateUnreachable, fmt.Sprintf("the origin answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))
+	}
+	return oe
+}
+
+func classifyTransport(err error) error {
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &verify):
+		detail := "certificate verification failed"
+		switch {
+		case errors.As(err, &hostErr):
+			detail = hostErr.Error()
+		case errors.As(err, &unknownAuth):
+			detail = "signed by an unknown authority"
+		case errors.As(err, &invalid):
+			detail = invalid.Error()
+		}
+		return &OriginError{State: StateUntrustedCertificate, Detail: detail}
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return &OriginError{State: StateUnreachable, Detail: "no answer within " + requestTimeout.String()}
+	}
+	var tlsRecord tls.RecordHeaderError
+	if errors.As(err, &tlsRecord) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return &OriginError{State: StateUnreachable, Detail: "the origin answers plain HTTP at this address, not HTTPS (check the scheme and port in server.origin.server)"}
+	}
+	return &OriginError{State: StateUnreachable, Detail: "cannot connect: " + rootCause(err)}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// rootCause drops the url.Error wrapping that would repeat the URL.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
+}

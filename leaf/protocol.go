@@ -1,0 +1,82 @@
+// Package leaf is leaf node mode: the protocol a leaf and its origin speak,
+// the client that is the only code talking to the origin, the sync loop with
+// its backoff and template cache, forwarded sign-in, and the connection status
+// shown in the UI.
+package leaf
+
+import "time"
+
+// ProtocolVersion is the leaf protocol this build speaks. An origin and a
+// leaf with different versions refuse each other with a clear status.
+const ProtocolVersion = 1
+
+// Paths of the origin's leaf endpoints.
+const (
+	PathHello     = "/api/leaf/v1/hello"
+	PathAuth      = "/api/leaf/v1/auth"
+	PathTemplates = "/api/leaf/v1/templates"
+)
+
+// Headers a leaf sends with every request.
+const (
+	HeaderLeafURL     = "Knot-Leaf-URL"
+	HeaderLeafVersion = "Knot-Leaf-Version"
+	HeaderProtocol    = "Knot-Leaf-Protocol"
+)
+
+// Error codes in the origin's JSON errors, next to the human "error" text.
+const (
+	CodeLeafNodesDisabled = "leaf_nodes_disabled"
+	CodeLoginRefused      = "login_refused"
+	CodeVersionMismatch   = "version_mismatch"
+)
+
+// DisabledMessage is the origin's answer to every leaf request while
+// server.cluster.allow_leaf_nodes is false.
+const DisabledMessage = "leaf nodes are disabled on this server"
+
+// User is a user as the origin describes it to a leaf.
+type User struct {
+	ID          uint     `json:"id"`
+	Username    string   `json:"username"`
+	Email       string   `json:"email"`
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+}
+
+// Hello is the origin's answer to a hello/heartbeat.
+type Hello struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"`
+	// User is the owner of the token the leaf connects with.
+	User User `json:"user"`
+}
+
+// AuthRequest asks the origin to check a sign-in on a leaf.
+type AuthRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// AuthResponse is the origin's answer to an accepted sign-in.
+type AuthResponse struct {
+	User User `json:"user"`
+}
+
+// Template is a template as the origin sends it to leaves.
+type Template struct {
+	ID          uint      `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Zones       []string  `json:"zones"`
+	Active      bool      `json:"active"`
+	Body        string    `json:"body"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// ErrorBody is the JSON of an origin error.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}

@@ -1,0 +1,272 @@
+package leaf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/models"
+)
+
+// OfflineWindow is how long after a sign-in through the origin a user may
+// still sign in on the leaf while the origin is unreachable.
+const OfflineWindow = 14 * 24 * time.Hour
+
+// Backoff bounds for reconnecting: the first retry comes after about a
+// second, each later one waits twice as long, never more than the cap.
+const (
+	backoffBase = time.Second
+	backoffCap  = 2 * time.Minute
+)
+
+// Service runs a leaf's side of leaf mode.
+type Service struct {
+	client   *Client
+	db       *gorm.DB
+	log      *slog.Logger
+	now      func() time.Time
+	interval time.Duration
+
+	status tracker
+	// syncMu serialises syncs so the loop and a test's manual Sync never
+	// interleave their writes to the cache.
+	syncMu   sync.Mutex
+	failures int
+	kick     chan struct{}
+}
+
+// NewService builds the leaf service for cfg, which must be in leaf mode.
+func NewService(cfg *config.Config, db *gorm.DB, log *slog.Logger, version string, now func() time.Time) (*Service, error) {
+	client, err := NewClient(cfg, version)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		client:   client,
+		db:       db,
+		log:      log,
+		now:      now,
+		interval: cfg.Server.Origin.HeartbeatInterval.D(),
+		kick:     make(chan struct{}, 1),
+	}
+	s.status.s = Status{State: StateUnreachable, Message: fmt.Sprintf("Connecting to the origin %s…", client.Origin()), Since: now()}
+	if _, last, err := models.ClusterSyncState(context.Background(), db); err == nil {
+		s.status.s.LastSync = last
+	}
+	s.status.logger = func(st Status) {
+		if st.Healthy() {
+			log.Info("leaf connected to origin", "origin", client.Origin(), "origin_version", st.OriginVersion)
+			return
+		}
+		log.Warn("leaf not connected to origin", "state", st.State, "message", st.Message, "next_retry", st.NextRetry.Format(time.RFC3339))
+	}
+	return s, nil
+}
+
+// Status returns the current connection status.
+func (s *Service) Status() Status { return s.status.get() }
+
+// Origin is the origin's URL.
+func (s *Service) Origin() string { return s.client.Origin() }
+
+// Run syncs at start, then every heartbeat interval while connected, and
+// with exponential backoff and jitter while not, until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	for {
+		wait := s.interval
+		if err := s.Sync(ctx); err != nil {
+			wait = s.Status().NextRetry.Sub(s.now())
+			wait = max(min(wait, backoffCap), backoffBase/2)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-s.kick:
+			timer.Stop()
+		}
+	}
+}
+
+// Sync says hello (the heartbeat, which also keeps the token alive) and
+// refreshes the template cache, revalidating with the cached ETag.
+func (s *Service) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	hello, err := s.client.Hello(ctx)
+	if err != nil {
+		s.failed(err)
+		return err
+	}
+	etag, _, err := models.ClusterSyncState(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("read template cache state: %w", err)
+	}
+	list, newETag, notModified, err := s.client.Templates(ctx, etag)
+	if err != nil {
+		s.failed(err)
+		return err
+	}
+	now := s.now().UTC()
+	if notModified {
+		err = models.MarkClusterTemplatesFresh(ctx, s.db, now)
+	} else {
+		err = models.ReplaceClusterTemplates(ctx, s.db, toCache(list), newETag, now)
+	}
+	if err != nil {
+		return fmt.Errorf("store the origin's templates: %w", err)
+	}
+	s.failures = 0
+	s.status.set(StateConnected, fmt.Sprintf("Connected to the origin %s.", s.client.Origin()), now, func(st *Status) {
+		st.LastSync = now
+		st.NextRetry = time.Time{}
+		st.OriginName, st.OriginVersion = hello.Name, hello.Version
+	})
+	return nil
+}
+
+func (s *Service) failed(err error) {
+	state, msg := describe(err, s.client.Origin())
+	s.failures++
+	delay := backoffBase << min(s.failures-1, 10)
+	delay = min(delay, backoffCap)
+	// Full jitter in [delay/2, delay) so that many leaves do not reconnect
+	// in lockstep when the origin comes back.
+	delay = delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+	now := s.now()
+	s.status.set(state, msg, now, func(st *Status) { st.NextRetry = now.Add(delay) })
+}
+
+// wake asks the loop to sync now (the origin answered a sign-in while the
+// status said it was away).
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func toCache(list []Template) []models.ClusterTemplate {
+	out := make([]models.ClusterTemplate, 0, len(list))
+	for _, t := range list {
+		updated := t.UpdatedAt.UTC()
+		zones := t.Zones
+		if zones == nil {
+			zones = []string{}
+		}
+		out = append(out, models.ClusterTemplate{
+			OriginID: t.ID, Name: t.Name, Description: t.Description, Zones: zones,
+			Active: t.Active, Body: t.Body, UpdatedAt: &updated,
+		})
+	}
+	return out
+}
+
+// SignInError is a refused sign-in on a leaf: the HTTP status to answer
+// with and the message to show beside the form.
+type SignInError struct {
+	Status     int
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *SignInError) Error() string { return e.Message }
+
+// Messages a person sees when a sign-in on the leaf is refused.
+const (
+	MsgBadCredentials = "The email or password is incorrect."
+	MsgOfflineUnknown = "The cluster cannot be reached right now. While it is away, only people who signed in on this leaf in the last 14 days can sign in."
+)
+
+// SignIn forwards a sign-in to the origin. When the origin accepts, the
+// leaf keeps a local copy of the user (with a bcrypt of this password for
+// offline use) and returns it. When the origin is unreachable, a user who
+// signed in here through the origin within OfflineWindow may sign in with
+// the same password. When the origin says no, the answer is no.
+func (s *Service) SignIn(ctx context.Context, email, password string) (*models.User, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || password == "" {
+		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
+	}
+	fctx := ctx
+	if !s.Status().Healthy() {
+		// Do not make a person wait the full timeout for an origin that is
+		// known to be away; a quick try still notices it coming back.
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+	}
+	ou, err := s.client.Authenticate(fctx, email, password)
+	if err == nil {
+		hash, err := models.HashPassword(password)
+		if err != nil {
+			return nil, err
+		}
+		u, err := models.UpsertOriginUser(ctx, s.db, models.OriginUser{
+			ID: ou.ID, Username: ou.Username, Email: ou.Email, Roles: ou.Roles, Permissions: ou.Permissions,
+		}, hash, s.now().UTC())
+		if err != nil {
+			return nil, err
+		}
+		if !s.Status().Healthy() {
+			s.wake()
+		}
+		return u, nil
+	}
+	var oe *OriginError
+	if !errors.As(err, &oe) {
+		return nil, err
+	}
+	switch {
+	case oe.Status == http.StatusTooManyRequests:
+		secs := max(int(oe.RetryAfter.Seconds()), 1)
+		return nil, &SignInError{Status: http.StatusTooManyRequests, RetryAfter: oe.RetryAfter,
+			Message: fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)}
+	case oe.Code == CodeLoginRefused:
+		msg := oe.Message
+		if msg == "" || len(msg) > 300 {
+			msg = MsgBadCredentials
+		}
+		status := http.StatusUnauthorized
+		if oe.Status == http.StatusForbidden {
+			status = http.StatusForbidden
+		}
+		return nil, &SignInError{Status: status, Message: msg}
+	case oe.State == StateUnreachable:
+		s.failed(err)
+		return s.offlineSignIn(ctx, email, password)
+	default:
+		// The origin is there but will not serve this leaf: no offline
+		// fallback, since the origin may have cut this leaf off on purpose.
+		s.failed(err)
+		_, msg := describe(err, s.client.Origin())
+		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: "Signing in through the cluster is not possible: " + msg}
+	}
+}
+
+func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*models.User, error) {
+	u, err := models.OfflineSignInCandidate(ctx, s.db, email, s.now().Add(-OfflineWindow))
+	if errors.Is(err, models.ErrNotFound) {
+		models.CheckPassword("", password) // same work as a real check
+		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: MsgOfflineUnknown}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !models.CheckPassword(u.OfflinePasswordHash, password) {
+		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
+	}
+	s.log.Info("signed in while the origin is unreachable", "user_id", u.ID)
+	return u, nil
+}

@@ -1,0 +1,222 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// LeafNode is an origin's record of a leaf that connected with one token.
+type LeafNode struct {
+	ID          uint
+	TokenID     uint
+	UserID      uint
+	LeafURL     string `gorm:"column:leaf_url"`
+	Version     string
+	RemoteAddr  string
+	FirstSeenAt time.Time
+	LastSeenAt  time.Time
+}
+
+// LeafNodeView is a leaf node with its owner's name, for the Leaf Nodes page.
+type LeafNodeView struct {
+	LeafNode
+	Username string
+	Email    string
+}
+
+// RecordLeafNode notes a hello from a leaf: one row per token, created on the
+// first hello and refreshed on every heartbeat.
+func RecordLeafNode(ctx context.Context, db *gorm.DB, n LeafNode) error {
+	n.FirstSeenAt = n.LastSeenAt
+	return db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "token_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"user_id", "leaf_url", "version", "remote_addr", "last_seen_at"}),
+	}).Create(&n).Error
+}
+
+// ListLeafNodes lists the leaves whose token still exists, newest contact first.
+func ListLeafNodes(ctx context.Context, db *gorm.DB) ([]LeafNodeView, error) {
+	var out []LeafNodeView
+	err := db.WithContext(ctx).Table("leaf_nodes").
+		Select("leaf_nodes.*, users.username, users.email").
+		Joins("JOIN users ON users.id = leaf_nodes.user_id").
+		Joins("JOIN api_tokens ON api_tokens.id = leaf_nodes.token_id").
+		Order("leaf_nodes.last_seen_at DESC").
+		Scan(&out).Error
+	return out, err
+}
+
+// ClusterTemplate is a leaf's cached copy of one of the origin's templates.
+type ClusterTemplate struct {
+	OriginID    uint `gorm:"primaryKey;autoIncrement:false"`
+	Name        string
+	Description string
+	Zones       []string `gorm:"serializer:json"`
+	Active      bool
+	Body        string
+	UpdatedAt   *time.Time `gorm:"autoUpdateTime:false"`
+}
+
+// Leaf sync state keys.
+const (
+	stateTemplatesETag = "templates_etag"
+	stateLastSync      = "last_sync"
+)
+
+type leafState struct {
+	Key   string `gorm:"primaryKey"`
+	Value string
+}
+
+func (leafState) TableName() string { return "leaf_state" }
+
+// ReplaceClusterTemplates swaps the whole cached list for a fresh one from
+// the origin, with its ETag, in one transaction: a reader sees the old list
+// or the new one, never half of each.
+func ReplaceClusterTemplates(ctx context.Context, db *gorm.DB, list []ClusterTemplate, etag string, now time.Time) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("1 = 1").Delete(&ClusterTemplate{}).Error; err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			if err := tx.CreateInBatches(list, 100).Error; err != nil {
+				return err
+			}
+		}
+		if err := setState(tx, stateTemplatesETag, etag); err != nil {
+			return err
+		}
+		return setState(tx, stateLastSync, now.UTC().Format(time.RFC3339Nano))
+	})
+}
+
+// MarkClusterTemplatesFresh records that the origin confirmed the cached list (304).
+func MarkClusterTemplatesFresh(ctx context.Context, db *gorm.DB, now time.Time) error {
+	return setState(db.WithContext(ctx), stateLastSync, now.UTC().Format(time.RFC3339Nano))
+}
+
+// ClusterTemplates returns the cached list, sorted by name.
+func ClusterTemplates(ctx context.Context, db *gorm.DB) ([]ClusterTemplate, error) {
+	var out []ClusterTemplate
+	err := db.WithContext(ctx).Order("name COLLATE NOCASE").Find(&out).Error
+	return out, err
+}
+
+// ClusterSyncState returns the cached list's ETag and when it was last
+// confirmed by the origin (zero if never).
+func ClusterSyncState(ctx context.Context, db *gorm.DB) (etag string, lastSync time.Time, err error) {
+	var rows []leafState
+	if err := db.WithContext(ctx).Where("key IN ?", []string{stateTemplatesETag, stateLastSync}).Find(&rows).Error; err != nil {
+		return "", time.Time{}, err
+	}
+	for _, r := range rows {
+		switch r.Key {
+		case stateTemplatesETag:
+			etag = r.Value
+		case stateLastSync:
+			lastSync, _ = time.Parse(time.RFC3339Nano, r.Value)
+		}
+	}
+	return etag, lastSync, nil
+}
+
+func setState(db *gorm.DB, key, value string) error {
+	return db.Clauses(clause.OnConflict{UpdateAll: true}).Create(&leafState{Key: key, Value: value}).Error
+}
+
+// OriginUser is what a leaf learns about a user from the origin at sign-in.
+type OriginUser struct {
+	ID          uint
+	Username    string
+	Email       string
+	Roles       []string
+	Permissions []string
+}
+
+// UpsertOriginUser creates or refreshes the leaf's copy of an origin user
+// after the origin accepted their sign-in. The copy carries no origin
+// password hash; offlineHash is the leaf's own bcrypt of the password the
+// origin accepted, for sign-ins while the origin is unreachable.
+func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHash string, now time.Time) (*User, error) {
+	roles, err := json.Marshal(nonNil(ou.Roles))
+	if err != nil {
+		return nil, err
+	}
+	perms, err := json.Marshal(nonNil(ou.Permissions))
+	if err != nil {
+		return nil, err
+	}
+	var u User
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("origin_user_id = ?", ou.ID).First(&u).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			// A user with the same email (say, from before this server became a
+			// leaf) is the same person: the origin has just vouched for them.
+			err = tx.Where("email = ?", ou.Email).First(&u).Error
+		}
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			u = User{CreatedAt: now}
+		case err != nil:
+			return err
+		}
+		id := ou.ID
+		u.OriginUserID = &id
+		u.Email = ou.Email
+		u.Username = freeUsername(tx, ou.Username, u.ID, ou.ID)
+		u.Active = true
+		u.PasswordHash = ""
+		u.OfflinePasswordHash = offlineHash
+		u.OriginRoles = string(roles)
+		u.OriginPermissions = string(perms)
+		u.OriginLoginAt = &now
+		u.LastLoginAt = &now
+		u.UpdatedAt = now
+		if u.ID == 0 {
+			return tx.Create(&u).Error
+		}
+		return tx.Save(&u).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save signed-in origin user %s: %w", ou.Email, err)
+	}
+	return &u, nil
+}
+
+// freeUsername keeps the origin's username unless a different local user
+// already has it, in which case the origin id is appended.
+func freeUsername(tx *gorm.DB, want string, selfID, originID uint) string {
+	var n int64
+	tx.Model(&User{}).Where("username = ? AND id <> ?", want, selfID).Count(&n)
+	if n == 0 {
+		return want
+	}
+	return fmt.Sprintf("%s-%d", strings.TrimRight(want, "-"), originID)
+}
+
+// OfflineSignInCandidate returns the origin user with email who signed in on
+// this leaf through the origin at or after since, or ErrNotFound.
+func OfflineSignInCandidate(ctx context.Context, db *gorm.DB, email string, since time.Time) (*User, error) {
+	var u User
+	err := db.WithContext(ctx).
+		Where("email = ? AND origin_user_id IS NOT NULL AND offline_password_hash <> '' AND origin_login_at >= ?", strings.TrimSpace(email), since).
+		First(&u).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
