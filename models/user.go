@@ -35,6 +35,9 @@ type Identity struct {
 	Active      bool
 	Roles       []string
 	Permissions []string
+	// TokenID is the API token the request authenticated with, 0 for a
+	// browser session. Leaf mode needs to know which token a leaf uses.
+	TokenID uint
 }
 
 // Can reports whether the identity holds permission p.
