@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/vault"
 )
 
 // Deps is everything the handlers need; nothing reaches for globals.
@@ -23,6 +24,9 @@ type Deps struct {
 	Version  string
 	// Now is the clock; tests replace it to move through days.
 	Now func() time.Time
+	// Vault seals what must be shown again later (API tokens) under
+	// server.encrypt.
+	Vault *vault.Vault
 }
 
 // Handlers serves every route.
@@ -30,6 +34,7 @@ type Handlers struct {
 	db       *gorm.DB
 	sessions *scs.SessionManager
 	cfg      *config.Config
+	vault    *vault.Vault
 	log      *slog.Logger
 	version  string
 	now      func() time.Time
@@ -51,6 +56,7 @@ func New(d Deps) *Handlers {
 		db:       d.DB,
 		sessions: d.Sessions,
 		cfg:      d.Config,
+		vault:    d.Vault,
 		log:      d.Logger,
 		version:  d.Version,
 		now:      d.Now,
