@@ -13,6 +13,7 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/vault"
 )
 
 // Deps is everything the handlers need; nothing reaches for globals.
@@ -26,6 +27,9 @@ type Deps struct {
 	Now func() time.Time
 	// Leaf is the leaf-mode service; nil unless this server is a leaf.
 	Leaf *leaf.Service
+	// Vault seals what must be shown again later (API tokens) under
+	// server.encrypt.
+	Vault *vault.Vault
 }
 
 // Handlers serves every route.
@@ -33,6 +37,7 @@ type Handlers struct {
 	db       *gorm.DB
 	sessions *scs.SessionManager
 	cfg      *config.Config
+	vault    *vault.Vault
 	log      *slog.Logger
 	version  string
 	now      func() time.Time
@@ -55,6 +60,7 @@ func New(d Deps) *Handlers {
 		db:       d.DB,
 		sessions: d.Sessions,
 		cfg:      d.Config,
+		vault:    d.Vault,
 		log:      d.Logger,
 		version:  d.Version,
 		now:      d.Now,

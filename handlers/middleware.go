@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -25,10 +26,21 @@ func (h *Handlers) securityHeaders(c *gin.Context) {
 }
 
 // identify works out who the request acts for and puts the identity and the
-// server facts into the request context. A session whose user was
-// deactivated or deleted is destroyed here, so it stops working at once.
+// server facts into the request context. API calls that send an
+// Authorization header are authenticated by their bearer token alone;
+// everything else by the session. A session whose user was deactivated or
+// deleted is destroyed here, so it stops working at once.
 func (h *Handlers) identify(c *gin.Context) {
 	ctx := webctx.WithApp(c.Request.Context(), h.appInfo())
+	if isAPI(c) && c.GetHeader("Authorization") != "" {
+		ident, ok := h.bearerIdentity(ctx, c)
+		if !ok {
+			return
+		}
+		c.Request = c.Request.WithContext(webctx.WithIdentity(ctx, ident))
+		c.Next()
+		return
+	}
 	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 {
 		ident, err := models.LoadIdentity(ctx, h.db, uint(uid))
 		switch {
@@ -44,6 +56,80 @@ func (h *Handlers) identify(c *gin.Context) {
 	}
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// errBadToken is the one answer for every token that does not authenticate:
+// malformed, unknown, deleted, expired, or its owner disabled. The reason
+// goes to the log, never to the caller.
+const errBadToken = "Authentication token is not valid"
+
+// bearerIdentity resolves "Authorization: Bearer <token>" to the token
+// owner's identity through the same LoadIdentity a session uses, and records
+// the use (at most once a minute). When it returns false it has answered the
+// request already.
+func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.Identity, bool) {
+	refuse := func(reason string, tokenID uint) (*models.Identity, bool) {
+		// Never the header or the token: the reason, the token's id when
+		// known, and where the attempt came from.
+		h.log.Info("API token refused", "reason", reason, "token_id", tokenID, "path", c.Request.URL.Path, "ip", c.ClientIP())
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": errBadToken})
+		return nil, false
+	}
+	plain, ok := bearerToken(c.GetHeader("Authorization"))
+	if !ok {
+		return refuse("malformed Authorization header", 0)
+	}
+	tok, err := models.TokenByPlaintext(ctx, h.db, plain)
+	if errors.Is(err, models.ErrNotFound) {
+		return refuse("unknown token", 0)
+	}
+	if err != nil {
+		h.log.Error("look up API token", "err", err)
+		h.fail(c, http.StatusInternalServerError, "The token could not be checked because of a server problem; try again in a moment.")
+		return nil, false
+	}
+	now := h.now()
+	// Checked here, not left to the sweep: a token unused for 14 days is
+	// dead at once, however long ago the sweep last ran.
+	if tok.Expired(now) {
+		return refuse("expired: unused for more than 14 days", tok.ID)
+	}
+	ident, err := models.LoadIdentity(ctx, h.db, tok.UserID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return refuse("owner no longer exists", tok.ID)
+	case err != nil:
+		h.log.Error("load token owner", "token_id", tok.ID, "err", err)
+		h.fail(c, http.StatusInternalServerError, "Something went wrong loading your account; try again.")
+		return nil, false
+	case !ident.Active:
+		return refuse("owner's account is disabled", tok.ID)
+	case !ident.Can(models.PermUseAPITokens):
+		// Taking the permission away must take the tokens' power away too,
+		// or a user could keep using a token they can no longer see.
+		h.log.Info("API token refused", "reason", "owner lacks use_api_tokens", "token_id", tok.ID, "path", c.Request.URL.Path)
+		h.fail(c, http.StatusForbidden, "The owner of this token no longer has the use_api_tokens permission. Ask your site administrator.")
+		return nil, false
+	}
+	ident.TokenID = tok.ID
+	if _, err := models.TouchToken(ctx, h.db, tok, now); err != nil {
+		// The request is authenticated either way; a missed write only
+		// means the 14 days restart from an older use.
+		h.log.Warn("record API token use", "token_id", tok.ID, "err", err)
+	}
+	return ident, true
+}
+
+// bearerToken takes the token from an Authorization header value. The
+// scheme is case-insensitive (RFC 9110); the token must look like one knot
+// issues, so garbage never reaches the database.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, models.WellFormedToken(token)
 }
 
 func (h *Handlers) appInfo() webctx.App {

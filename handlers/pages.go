@@ -14,10 +14,6 @@ func (h *Handlers) templatesPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("Templates", "templates", "No templates yet. Templates your organisation offers will be listed here."))
 }
 
-func (h *Handlers) apiTokensPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("API Tokens", "api-tokens", "API tokens are not available in this build yet."))
-}
-
 func (h *Handlers) usersPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("Users", "users", "User management is not available in this build yet."))
 }

@@ -19,6 +19,7 @@ func (h *Handlers) Routes() http.Handler {
 	// Client IPs come from the connection, never from forwarded headers a
 	// client could forge to dodge the sign-in rate limits.
 	r.SetTrustedProxies(nil) //nolint:errcheck // nil is always accepted
+	// identify authenticates by session, or for /api/ by bearer token.
 	r.Use(h.securityHeaders, h.identify)
 
 	r.StaticFS("/static", http.FS(static.Files))
@@ -34,7 +35,18 @@ func (h *Handlers) Routes() http.Handler {
 
 	signedIn := pages.Group("/", h.requireUser)
 	signedIn.GET("/templates", h.templatesPage)
-	signedIn.GET("/api-tokens", h.requirePerm(models.PermUseAPITokens), h.apiTokensPage)
+	// API tokens: hidden for everyone by server.ui.hide_api_tokens, else
+	// for users with use_api_tokens. Each htmx route has a plain-form twin.
+	tokens := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
+		return append([]gin.HandlerFunc{h.tokensEnabled, h.requirePerm(models.PermUseAPITokens)}, hs...)
+	}
+	signedIn.GET("/api-tokens", tokens(h.tokensPage)...)
+	signedIn.POST("/api-tokens", tokens(h.createToken)...)
+	signedIn.GET("/api-tokens/new", tokens(h.newTokenForm)...)
+	signedIn.GET("/api-tokens/:id", tokens(h.tokenPage)...)
+	signedIn.DELETE("/api-tokens/:id", tokens(h.deleteToken)...)
+	signedIn.GET("/api-tokens/:id/delete", tokens(h.confirmDeleteToken)...)
+	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteTokenSubmit)...)
 	signedIn.GET("/users", h.requirePerm(models.PermManageUsers), h.usersPage)
 	signedIn.GET("/roles", h.requirePerm(models.PermManageRoles), h.rolesPage)
 	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
@@ -43,6 +55,9 @@ func (h *Handlers) Routes() http.Handler {
 	api.GET("/ping", h.ping)
 	authed := api.Group("/", h.requireUser)
 	authed.GET("/users/whoami", h.whoami)
+	authed.GET("/tokens", tokens(h.apiListTokens)...)
+	authed.POST("/tokens", tokens(h.apiCreateToken)...)
+	authed.DELETE("/tokens/:id", tokens(h.apiDeleteToken)...)
 	authed.GET("/leaf/status", h.leafStatus)
 
 	// The origin's side of leaf mode: API-token only, see leafGate.

@@ -305,6 +305,26 @@ func (i *Instance) CreateUser(username, email, password string, roleIDs ...uint)
 	return u.ID
 }
 
+// CreateAPIToken creates an API token through POST /api/tokens as the
+// client's user and returns its id and plaintext, failing the test unless
+// the server answers 201.
+func (c *Client) CreateAPIToken(name string) (uint, string) {
+	c.t.Helper()
+	res := c.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": name})
+	if res.StatusCode != http.StatusCreated {
+		c.t.Fatalf("create API token %q: status %d: %s", name, res.StatusCode, res.Body)
+	}
+	var out struct {
+		ID    uint   `json:"id"`
+		Token string `json:"token"`
+	}
+	res.JSON(c.t, &out)
+	if out.ID == 0 || out.Token == "" {
+		c.t.Fatalf("create API token %q: answer lacks id or token: %s", name, res.Body)
+	}
+	return out.ID, out.Token
+}
+
 // LogBuffer collects a server's log lines for assertions.
 type LogBuffer struct {
 	mu  sync.Mutex

@@ -43,8 +43,8 @@ type Identity struct {
 	Active      bool
 	Roles       []string
 	Permissions []string
-	// TokenID is the API token the request authenticated with; 0 for a
-	// browser session.
+	// TokenID is the API token the request authenticated with, 0 for a
+	// browser session. Leaf mode needs to know which token a leaf uses.
 	TokenID uint
 }
 

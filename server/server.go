@@ -21,6 +21,7 @@ import (
 	"github.com/knot-dev/knot/handlers"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/vault"
 )
 
 // Version is knot's version, reported by `knot version` and /api/ping.
@@ -38,6 +39,7 @@ type Server struct {
 	log      *slog.Logger
 	db       *gorm.DB
 	store    *sqlite3store.SQLite3Store
+	handlers *handlers.Handlers
 	handler  http.Handler
 	tlsCert  *tls.Certificate
 	leaf     *leaf.Service
@@ -52,6 +54,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		opts.Now = time.Now
 	}
 	if err := ensureEncryptKey(&cfg); err != nil {
+		return nil, err
+	}
+	key, err := cfg.EncryptKey()
+	if err != nil {
+		return nil, fmt.Errorf("server.encrypt: the key %v", err)
+	}
+	secrets, err := vault.New(key)
+	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log}
@@ -100,10 +110,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		DB:       db,
 		Sessions: sessions,
 		Config:   &s.cfg,
+		Vault:    secrets,
 		Logger:   log,
 		Version:  Version,
 		Now:      opts.Now,
 	})
+	s.handlers = h
 	s.handler = h.Routes()
 	s.leaf = leafSvc
 
@@ -125,6 +137,13 @@ func (s *Server) Config() config.Config { return s.cfg }
 
 // Leaf is the leaf-mode service, nil unless this server is a leaf.
 func (s *Server) Leaf() *leaf.Service { return s.leaf }
+
+// SweepTokens deletes the API tokens expired by the server's clock now, as
+// the background job does, and returns how many it deleted. Tests call it
+// to sweep at a chosen instant instead of waiting for the ticker.
+func (s *Server) SweepTokens(ctx context.Context) (int64, error) {
+	return s.handlers.SweepTokens(ctx)
+}
 
 // DB is the server's database, for tests and tools.
 func (s *Server) DB() *gorm.DB { return s.db }
