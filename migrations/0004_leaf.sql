@@ -4,7 +4,7 @@
 
 CREATE TABLE leaf_nodes (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    token_id      INTEGER  NOT NULL UNIQUE,
+    token_id      INTEGER  NOT NULL UNIQUE REFERENCES api_tokens(id) ON DELETE CASCADE,
     user_id       INTEGER  NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     leaf_url      TEXT     NOT NULL DEFAULT '',
     version       TEXT     NOT NULL DEFAULT '',

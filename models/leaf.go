@@ -41,13 +41,13 @@ func RecordLeafNode(ctx context.Context, db *gorm.DB, n LeafNode) error {
 	}).Create(&n).Error
 }
 
-// ListLeafNodes lists the leaves whose token still exists, newest contact first.
+// ListLeafNodes lists the leaves, newest contact first. A leaf's row goes
+// with its token (ON DELETE CASCADE), so every leaf listed can still connect.
 func ListLeafNodes(ctx context.Context, db *gorm.DB) ([]LeafNodeView, error) {
 	var out []LeafNodeView
 	err := db.WithContext(ctx).Table("leaf_nodes").
 		Select("leaf_nodes.*, users.username, users.email").
 		Joins("JOIN users ON users.id = leaf_nodes.user_id").
-		Joins("JOIN api_tokens ON api_tokens.id = leaf_nodes.token_id").
 		Order("leaf_nodes.last_seen_at DESC").
 		Scan(&out).Error
 	return out, err
