@@ -10,10 +10,6 @@ import (
 
 // Pages whose features have not been built yet say so honestly.
 
-func (h *Handlers) templatesPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("Templates", "templates", "No templates yet. Templates your organisation offers will be listed here."))
-}
-
 func (h *Handlers) apiTokensPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("API Tokens", "api-tokens", "API tokens are not available in this build yet."))
 }
