@@ -10,10 +10,6 @@ import (
 
 // Pages whose features have not been built yet say so honestly.
 
-func (h *Handlers) templatesPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("Templates", "templates", "No templates yet. Templates your organisation offers will be listed here."))
-}
-
 func (h *Handlers) usersPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("Users", "users", "User management is not available in this build yet."))
 }

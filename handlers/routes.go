@@ -13,6 +13,19 @@ import (
 // session manager around the Gin engine. Sessions wrap the engine at the
 // http.Handler level so Set-Cookie is written before Gin flushes headers.
 func (h *Handlers) Routes() http.Handler {
+	var handler http.Handler = h.engine()
+	handler = h.sessions.LoadAndSave(handler)
+	return http.NewCrossOriginProtection().Handler(handler)
+}
+
+// RouteTable lists every method and path the engine serves. The
+// authorization test walks it so that a new route cannot go untested.
+func (h *Handlers) RouteTable() gin.RoutesInfo {
+	return h.engine().Routes()
+}
+
+// engine builds the Gin engine with every route.
+func (h *Handlers) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -51,6 +64,15 @@ func (h *Handlers) Routes() http.Handler {
 	signedIn.GET("/roles", h.requirePerm(models.PermManageRoles), h.rolesPage)
 	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
 
+	// HTML forms can only GET and POST, so updates are POST /x/:id and
+	// deletes POST /x/:id/delete; htmx posts to the same URLs.
+	templates := signedIn.Group("/templates", h.requirePerm(models.PermManageTemplates))
+	templates.GET("/new", h.templateNewPage)
+	templates.POST("", h.templateCreate)
+	templates.GET("/:id/edit", h.templateEditPage)
+	templates.POST("/:id", h.templateUpdate)
+	templates.POST("/:id/delete", h.templateDelete)
+
 	api := r.Group("/api")
 	api.GET("/ping", h.ping)
 	authed := api.Group("/", h.requireUser)
@@ -65,11 +87,17 @@ func (h *Handlers) Routes() http.Handler {
 	origin.GET("/hello", h.leafHello)
 	origin.POST("/auth", h.leafAuth)
 
+	// Reading templates is for everyone signed in (filtered by zone);
+	// writing needs manage_templates.
+	authed.GET("/templates", h.apiTemplates)
+	authed.GET("/templates/:id", h.apiTemplate)
+	apiTemplates := authed.Group("/templates", h.requirePerm(models.PermManageTemplates))
+	apiTemplates.POST("", h.apiTemplateCreate)
+	apiTemplates.PUT("/:id", h.apiTemplateUpdate)
+	apiTemplates.DELETE("/:id", h.apiTemplateDelete)
+
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)
 	r.HandleMethodNotAllowed = false
-
-	var handler http.Handler = r
-	handler = h.sessions.LoadAndSave(handler)
-	return http.NewCrossOriginProtection().Handler(handler)
+	return r
 }

@@ -25,8 +25,8 @@ const (
 	flashTokenNote  = "token_notice"
 )
 
-// maxJSONBytes bounds an API request body; a token request is tiny.
-const maxJSONBytes = 16 << 10
+// maxTokenBodyBytes bounds an API request body; a token request is tiny.
+const maxTokenBodyBytes = 16 << 10
 
 // tokensEnabled answers 404 for every token page and endpoint while
 // server.ui.hide_api_tokens hides the feature for everyone. Tokens made
@@ -304,7 +304,7 @@ const tokenBodyExample = `{"name":"Leaf Test"}`
 // readTokenRequest decodes {"name": "…"} strictly and returns the name, or
 // a message that names what is wrong with the body.
 func readTokenRequest(c *gin.Context) (string, string) {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBytes)
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxTokenBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	var req struct {
@@ -332,7 +332,7 @@ func describeJSONError(err error) string {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &tooBig):
-		return fmt.Sprintf("The request body is larger than %d KB; send a JSON object like %s.", maxJSONBytes>>10, tokenBodyExample)
+		return fmt.Sprintf("The request body is larger than %d KB; send a JSON object like %s.", maxTokenBodyBytes>>10, tokenBodyExample)
 	case errors.Is(err, io.EOF):
 		return "The request body is empty; send a JSON object like " + tokenBodyExample + "."
 	case errors.As(err, &typeErr) && typeErr.Field != "":

@@ -1,0 +1,101 @@
+package handlers_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/models"
+)
+
+// Passwords of the users cast creates.
+const (
+	devPassword    = "devpassword"
+	nobodyPassword = "nobodypassword"
+)
+
+// cast is a running server with a signed-in client for each kind of user.
+type cast struct {
+	srv      *knottest.Instance
+	admin    *knottest.Client
+	dev      *knottest.Client
+	nobody   *knottest.Client // signed in, no role at all
+	devID    uint
+	nobodyID uint
+}
+
+func startCast(t *testing.T) *cast {
+	t.Helper()
+	srv := knottest.Start(t, knottest.Config(t))
+	c := &cast{srv: srv, admin: srv.SetupAdmin()}
+	c.devID = srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
+	c.nobodyID = srv.CreateUser("nobody", "nobody@example.com", nobodyPassword)
+	c.dev = srv.Login("dev@example.com", devPassword)
+	c.nobody = srv.Login("nobody@example.com", nobodyPassword)
+	return c
+}
+
+// adminID is the id SetupAdmin's user gets on an empty database.
+const adminID = 1
+
+func wantStatus(t *testing.T, res *knottest.Response, code int) {
+	t.Helper()
+	if res.StatusCode != code {
+		t.Fatalf("%s %s = %d, want %d; body: %.600s", res.Request.Method, res.Request.URL.Path, res.StatusCode, code, res.Body)
+	}
+}
+
+func wantBody(t *testing.T, res *knottest.Response, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(res.Body, p) {
+			t.Fatalf("%s %s: body lacks %q; body: %.1500s", res.Request.Method, res.Request.URL.Path, p, res.Body)
+		}
+	}
+}
+
+func wantNoBody(t *testing.T, res *knottest.Response, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if strings.Contains(res.Body, p) {
+			t.Fatalf("%s %s: body should not contain %q", res.Request.Method, res.Request.URL.Path, p)
+		}
+	}
+}
+
+// apiError returns the "error" of a JSON error answer, failing the test if
+// the answer is not one.
+func apiError(t *testing.T, res *knottest.Response) string {
+	t.Helper()
+	var body struct {
+		Error string `json:"error"`
+	}
+	res.JSON(t, &body)
+	if body.Error == "" {
+		t.Fatalf("%s %s = %d without an error message: %s", res.Request.Method, res.Request.URL.Path, res.StatusCode, res.Body)
+	}
+	return body.Error
+}
+
+// wantAPIError checks the status and that the error message contains msg.
+func wantAPIError(t *testing.T, res *knottest.Response, code int, msg string) {
+	t.Helper()
+	wantStatus(t, res, code)
+	if got := apiError(t, res); !strings.Contains(got, msg) {
+		t.Fatalf("%s %s error = %q, want it to contain %q", res.Request.Method, res.Request.URL.Path, got, msg)
+	}
+}
+
+// htmx is the header htmx sends with every request it makes.
+const htmx = "HX-Request: true"
+
+func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// isFragment reports whether a response is an htmx fragment, not a page.
+func isFragment(res *knottest.Response) bool {
+	lower := strings.ToLower(res.Body)
+	return !strings.Contains(lower, "<html") && !strings.Contains(lower, "<!doctype")
+}
+
+

@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/models"
+)
+
+// maxJSONBytes bounds an API request body. Template bodies may be up to
+// models.MaxTemplateBodyBytes, and JSON escaping can double their size.
+const maxJSONBytes = 2*models.MaxTemplateBodyBytes + 64<<10
+
+// decodeJSON reads the request body as one JSON object into v. Unknown
+// fields, wrong types, trailing data and oversized bodies are refused with
+// a 400 (413 for size) whose message names the problem; it returns false
+// after answering.
+func (h *Handlers) decodeJSON(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d KiB.", maxJSONBytes>>10))
+		return false
+	}
+	if err != nil {
+		h.fail(c, http.StatusBadRequest, "The request body could not be read.")
+		return false
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		h.fail(c, http.StatusBadRequest, "The request body is empty; send a JSON object.")
+		return false
+	}
+	if trimmed[0] != '{' {
+		h.fail(c, http.StatusBadRequest, "The request body must be a JSON object, like {\"name\": \"…\"}.")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		h.fail(c, http.StatusBadRequest, jsonProblem(err))
+		return false
+	}
+	if dec.More() {
+		h.fail(c, http.StatusBadRequest, "The request body holds more than one JSON value; send exactly one object.")
+		return false
+	}
+	return true
+}
+
+// jsonProblem describes a decoding error for the caller.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("The request body is not valid JSON (at byte %d): %v.", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return "The request body must be a JSON object."
+		}
+		return fmt.Sprintf("Field %q must be %s, not %s.", field, describeType(typ.Type), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "The request body is not valid JSON: it ends too early."
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return fmt.Sprintf("Unknown field %s.", name)
+	}
+	return "The request body is not valid JSON: " + msg + "."
+}
+
+func describeType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(describeType(t.Elem()), "a ") + "s"
+	}
+	return "a " + t.Kind().String()
+}
+
+// apiRefusal answers err if it is one of the errors models return for the user
+// to read (validation, conflict, permission, not found) and reports whether
+// it did. API callers get JSON {"error", "fields"}; forms are the caller's
+// business (see formErrors).
+func (h *Handlers) apiRefusal(c *gin.Context, err error) bool {
+	var fe models.FieldErrors
+	var conflict *models.ConflictError
+	var forbidden *models.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": fe.Error(), "fields": fe})
+	case errors.As(err, &conflict):
+		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": conflict.Message, "fields": fieldsOf(conflict.Field, conflict.Message)})
+	case errors.As(err, &forbidden):
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": forbidden.Message, "fields": fieldsOf(forbidden.Field, forbidden.Message)})
+	case errors.Is(err, models.ErrNotFound):
+		h.notFound(c)
+	default:
+		return false
+	}
+	return true
+}
+
+func fieldsOf(field, msg string) models.FieldErrors {
+	if field == "" {
+		return models.FieldErrors{}
+	}
+	return models.FieldErrors{field: msg}
+}
+
+// pathID reads the :id parameter. A malformed id is answered with 404 (no
+// such thing exists), and false is returned.
+func (h *Handlers) pathID(c *gin.Context) (uint, bool) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		h.notFound(c)
+		return 0, false
+	}
+	return uint(id), true
+}
+
+// rfc3339 formats t in UTC as the API promises.
+func rfc3339(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}
+
+// rfc3339OrNull formats t, or gives nil (JSON null) when there is none.
+func rfc3339OrNull(t *time.Time) *string {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	s := rfc3339(*t)
+	return &s
+}
+
+// serverError logs err and answers 500 with a message that says what to do.
+func (h *Handlers) serverError(c *gin.Context, what string, err error) {
+	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
+	h.fail(c, http.StatusInternalServerError, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+}

@@ -1,0 +1,452 @@
+package leaf_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/server"
+)
+
+// pair is an origin with a self-signed certificate and a leaf that trusts
+// it through server.origin.ca_file, both on 127.0.0.1, sharing one clock.
+type pair struct {
+	t      *testing.T
+	clock  *knottest.Clock
+	origin *knottest.Instance
+	admin  *knottest.Client // signed in on the origin
+	token  string
+	tokID  float64
+	leaf   *knottest.Instance
+	lcfg   config.Config
+}
+
+type pairOpts struct {
+	origin func(*config.Config)
+	leaf   func(*config.Config)
+}
+
+func startPair(t *testing.T, o pairOpts) *pair {
+	t.Helper()
+	p := &pair{t: t, clock: knottest.NewClock()}
+	ocfg := knottest.Config(t)
+	ocfg.Server.TLS.UseTLS = true
+	ocfg.Server.URL = "https://127.0.0.1"
+	ocfg.Server.Zone = "origin-zone"
+	if o.origin != nil {
+		o.origin(&ocfg)
+	}
+	p.origin = knottest.Start(t, ocfg, knottest.WithClock(p.clock))
+	p.admin = p.origin.SetupAdmin()
+
+	for _, tpl := range []struct {
+		name  string
+		zones []string
+	}{
+		{"everywhere", nil},
+		{"leaf-only", []string{"<leaf-node>"}},
+		{"never-on-leaf", []string{"!<leaf-node>"}},
+		{"origin-zone-only", []string{"origin-zone"}},
+	} {
+		res := p.admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{
+			"name": tpl.name, "description": "the " + tpl.name + " template", "zones": tpl.zones, "active": true, "body": "image: " + tpl.name,
+		})
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("create template %s on origin: %d %s", tpl.name, res.StatusCode, res.Body)
+		}
+	}
+	p.token, p.tokID = createToken(t, p.admin, "Leaf Test")
+
+	p.lcfg = knottest.Config(t)
+	p.lcfg.Server.Origin.Server = p.origin.URL + "/"
+	p.lcfg.Server.Origin.Token = p.token
+	p.lcfg.Server.Origin.CAFile = server.SelfSignedCertPath(&p.origin.Cfg)
+	// The tests drive syncs themselves; the loop's own heartbeat stays out of the way.
+	p.lcfg.Server.Origin.HeartbeatInterval = config.Duration(time.Hour)
+	if o.leaf != nil {
+		o.leaf(&p.lcfg)
+	}
+	if _, err := p.lcfg.Validate(); err != nil {
+		t.Fatalf("leaf config: %v", err)
+	}
+	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	return p
+}
+
+func createToken(t *testing.T, c *knottest.Client, name string) (string, float64) {
+	t.Helper()
+	res := c.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": name})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create token: %d %s", res.StatusCode, res.Body)
+	}
+	var tok struct {
+		ID    float64 `json:"id"`
+		Token string  `json:"token"`
+	}
+	res.JSON(t, &tok)
+	return tok.Token, tok.ID
+}
+
+func (p *pair) sync() error {
+	p.t.Helper()
+	return p.leaf.Server.Leaf().Sync(context.Background())
+}
+
+func (p *pair) mustSync() {
+	p.t.Helper()
+	if err := p.sync(); err != nil {
+		p.t.Fatalf("sync: %v", err)
+	}
+}
+
+func (p *pair) status() leaf.Status { return p.leaf.Server.Leaf().Status() }
+
+func signIn(c *knottest.Client, email, password string) *knottest.Response {
+	return c.PostForm("/login", url.Values{"email": {email}, "password": {password}})
+}
+
+type tpl struct {
+	Name   string   `json:"name"`
+	Zones  []string `json:"zones"`
+	Body   string   `json:"body"`
+	Source string   `json:"source"`
+}
+
+func templateNames(t *testing.T, c *knottest.Client) map[string]tpl {
+	t.Helper()
+	res := c.Get("/api/templates")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/templates = %d %s", res.StatusCode, res.Body)
+	}
+	var list []tpl
+	res.JSON(t, &list)
+	out := map[string]tpl{}
+	for _, x := range list {
+		out[x.Name] = x
+	}
+	return out
+}
+
+func TestLeafSignInIsForwardedToTheOrigin(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+
+	// A leaf never offers the initial setup, even with no users, and never
+	// serves its API unauthenticated.
+	anon := p.leaf.Client()
+	if res := anon.Get("/initial-system-setup"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("leaf setup page = %d, want 404", res.StatusCode)
+	}
+	if res := anon.Get("/templates"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("leaf /templates signed out = %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, path := range []string{"/api/users/whoami", "/api/templates", "/api/tokens", "/api/leaf/status"} {
+		if res := anon.Get(path); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("leaf GET %s signed out = %d, want 401", path, res.StatusCode)
+		}
+	}
+
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, "wrong password"); res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, "The email or password is incorrect.") {
+		t.Fatalf("wrong password on leaf = %d", res.StatusCode)
+	}
+	c := p.leaf.Client()
+	if res := signIn(c, knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in on leaf = %d %s", res.StatusCode, res.Body)
+	}
+	var me struct {
+		Username    string   `json:"username"`
+		Email       string   `json:"email"`
+		Roles       []string `json:"roles"`
+		Permissions []string `json:"permissions"`
+	}
+	c.Get("/api/users/whoami").JSON(t, &me)
+	if me.Username != knottest.AdminUsername || me.Email != knottest.AdminEmail || !slices.Contains(me.Roles, "Admin") || !slices.Contains(me.Permissions, models.PermManageUsers) {
+		t.Fatalf("leaf whoami = %+v, want the origin's admin with the origin's permissions", me)
+	}
+	// The local copy carries no origin password hash.
+	var u models.User
+	p.leaf.Server.DB().Where("email = ?", knottest.AdminEmail).First(&u)
+	if u.PasswordHash != "" || u.OriginUserID == nil || u.OfflinePasswordHash == "" {
+		t.Fatalf("leaf user row: hash %q origin id %v offline set %v", u.PasswordHash, u.OriginUserID, u.OfflinePasswordHash != "")
+	}
+	var originHash string
+	p.origin.Server.DB().Raw("SELECT password_hash FROM users WHERE email = ?", knottest.AdminEmail).Scan(&originHash)
+	if u.OfflinePasswordHash == originHash {
+		t.Fatal("the leaf stored the origin's password hash")
+	}
+	if page := c.Get("/templates"); !strings.Contains(page.Body, "leaf node") {
+		t.Fatal("leaf pages do not say they are a leaf")
+	}
+}
+
+func TestLeafLoginPolicy(t *testing.T) {
+	t.Run("owner", func(t *testing.T) {
+		p := startPair(t, pairOpts{})
+		p.origin.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+		res := signIn(p.leaf.Client(), "dev@example.com", "devpassword")
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "only accepts the owner") {
+			t.Fatalf("second user under owner = %d", res.StatusCode)
+		}
+		if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("owner sign-in = %d", res.StatusCode)
+		}
+	})
+	t.Run("any", func(t *testing.T) {
+		p := startPair(t, pairOpts{origin: func(c *config.Config) { c.Server.Cluster.LeafLogin = config.LeafLoginAny }})
+		p.origin.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+		c := p.leaf.Client()
+		if res := signIn(c, "dev@example.com", "devpassword"); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("second user under any = %d %s", res.StatusCode, res.Body)
+		}
+		var me struct {
+			Permissions []string `json:"permissions"`
+		}
+		c.Get("/api/users/whoami").JSON(t, &me)
+		if !slices.Equal(me.Permissions, []string{models.PermUseAPITokens}) {
+			t.Fatalf("developer's permissions on the leaf = %v, want the origin's", me.Permissions)
+		}
+		// An inactive origin user cannot sign in through the leaf.
+		p.origin.Server.DB().Model(&models.User{}).Where("email = ?", "dev@example.com").Update("active", false)
+		if res := signIn(p.leaf.Client(), "dev@example.com", "devpassword"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "disabled") {
+			t.Fatalf("inactive origin user = %d", res.StatusCode)
+		}
+	})
+}
+
+func TestLeafTemplatesFollowZones(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
+
+	onLeaf := templateNames(t, c)
+	for _, want := range []string{"everywhere", "leaf-only"} {
+		if onLeaf[want].Source != "cluster" {
+			t.Errorf("leaf lacks cluster template %s (got %+v)", want, onLeaf)
+		}
+	}
+	for _, never := range []string{"never-on-leaf", "origin-zone-only"} {
+		if _, ok := onLeaf[never]; ok {
+			t.Errorf("leaf shows %s", never)
+		}
+	}
+	onOrigin := templateNames(t, p.admin)
+	for _, want := range []string{"everywhere", "never-on-leaf", "origin-zone-only"} {
+		if _, ok := onOrigin[want]; !ok {
+			t.Errorf("origin lacks %s", want)
+		}
+	}
+	if _, ok := onOrigin["leaf-only"]; ok {
+		t.Error("origin shows the <leaf-node> template")
+	}
+	page := c.Get("/templates").Body
+	if !strings.Contains(page, "leaf-only") || !strings.Contains(page, "cluster") {
+		t.Fatal("leaf templates page lacks the cluster template and its badge")
+	}
+
+	// An edit on the origin reaches the leaf at the next sync; an unchanged
+	// list is revalidated with the ETag (304) and keeps the cache.
+	var id float64
+	var list []struct {
+		ID   float64 `json:"id"`
+		Name string  `json:"name"`
+	}
+	p.admin.Get("/api/templates?all_zones=true").JSON(t, &list)
+	for _, x := range list {
+		if x.Name == "everywhere" {
+			id = x.ID
+		}
+	}
+	res := p.admin.JSONRequest(http.MethodPut, "/api/templates/"+ftoa(id), map[string]any{
+		"name": "everywhere", "description": "edited", "zones": []string{}, "active": true, "body": "image: edited",
+	})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("edit on origin: %d %s", res.StatusCode, res.Body)
+	}
+	p.mustSync()
+	if got := templateNames(t, c)["everywhere"].Body; got != "image: edited" {
+		t.Fatalf("leaf body after origin edit = %q", got)
+	}
+	etag, _, _ := models.ClusterSyncState(context.Background(), p.leaf.Server.DB())
+	p.clock.Advance(time.Minute)
+	p.mustSync()
+	etag2, last, _ := models.ClusterSyncState(context.Background(), p.leaf.Server.DB())
+	if etag == "" || etag2 != etag || !last.Equal(p.clock.Now()) {
+		t.Fatalf("revalidation: etag %q → %q, last sync %v (now %v)", etag, etag2, last, p.clock.Now())
+	}
+	if len(templateNames(t, c)) != 2 {
+		t.Fatal("revalidated cache lost templates")
+	}
+
+	// Cluster templates are read-only on the leaf.
+	var leafList []struct {
+		ID     float64 `json:"id"`
+		Source string  `json:"source"`
+	}
+	c.Get("/api/templates").JSON(t, &leafList)
+	for _, x := range leafList {
+		if x.Source == "cluster" {
+			if res := c.Do(http.MethodDelete, "/api/templates/"+ftoa(x.ID), nil); res.StatusCode == http.StatusOK {
+				t.Fatal("a cluster template was deleted on the leaf")
+			}
+		}
+	}
+}
+
+func TestLeafKeepsWorkingWhileTheOriginIsAway(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first sign-in = %d", res.StatusCode)
+	}
+	addr := p.origin.Addr()
+	p.origin.Stop()
+	p.clock.Advance(5 * time.Minute)
+
+	if err := p.sync(); err == nil {
+		t.Fatal("sync with the origin down succeeded")
+	}
+	st := p.status()
+	if st.State != leaf.StateUnreachable || st.NextRetry.IsZero() || st.LastSync.IsZero() {
+		t.Fatalf("status with origin down = %+v", st)
+	}
+
+	// The earlier user can still sign in with the same password...
+	c := p.leaf.Client()
+	if res := signIn(c, knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("offline sign-in = %d %s", res.StatusCode, res.Body)
+	}
+	// ...but not with another password, and nobody else can.
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, "not the password"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("offline wrong password = %d", res.StatusCode)
+	}
+	if res := signIn(p.leaf.Client(), "stranger@example.com", "whatever1"); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, "last 14 days") {
+		t.Fatalf("offline unknown user = %d", res.StatusCode)
+	}
+
+	// The banner says so, and the cached templates are still there.
+	page := c.Get("/templates")
+	if !strings.Contains(page.Body, `id="leaf-banner"`) || !strings.Contains(page.Body, "unreachable") || !strings.Contains(page.Body, "5 minutes ago") {
+		t.Fatalf("leaf page lacks the unreachable banner with the cache's age")
+	}
+	if names := templateNames(t, c); names["leaf-only"].Source != "cluster" {
+		t.Fatalf("cached templates gone while the origin is down: %v", names)
+	}
+	var status struct {
+		State    string  `json:"state"`
+		Message  string  `json:"message"`
+		Since    *string `json:"since"`
+		LastSync *string `json:"last_sync"`
+	}
+	c.Get("/api/leaf/status").JSON(t, &status)
+	if status.State != "unreachable" || status.Since == nil || status.LastSync == nil || status.Message == "" {
+		t.Fatalf("/api/leaf/status = %+v", status)
+	}
+
+	// After 14 days the offline sign-in window closes.
+	p.clock.Advance(14 * 24 * time.Hour)
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("offline sign-in after 14 days = %d", res.StatusCode)
+	}
+
+	// The origin comes back on the same address: everything recovers.
+	p.origin = knottest.Start(t, p.origin.Cfg, knottest.WithClock(p.clock), knottest.WithAddr(addr))
+	p.clock.Advance(-14 * 24 * time.Hour) // keep the token inside its 14 days
+	p.mustSync()
+	if st := p.status(); st.State != leaf.StateConnected {
+		t.Fatalf("status after the origin returned = %+v", st)
+	}
+	if page := c.Get("/templates"); strings.Contains(page.Body, `id="leaf-banner"`) {
+		t.Fatal("banner still shown after reconnecting")
+	}
+}
+
+func TestLeafStatusWhenTheOriginSaysNo(t *testing.T) {
+	t.Run("leaf nodes disabled", func(t *testing.T) {
+		p := startPair(t, pairOpts{origin: func(c *config.Config) { c.Server.Cluster.AllowLeafNodes = false }})
+		if err := p.sync(); err == nil {
+			t.Fatal("sync succeeded with leaf nodes disabled")
+		}
+		if st := p.status(); st.State != leaf.StateLeafNodesDisabled || !strings.Contains(st.Message, "allow_leaf_nodes") {
+			t.Fatalf("status = %+v", st)
+		}
+		// The origin answers exactly that, never a bare 404.
+		res := p.origin.Client().Get(leaf.PathHello, "Authorization: Bearer "+p.token)
+		var body struct {
+			Error string `json:"error"`
+		}
+		res.JSON(t, &body)
+		if res.StatusCode != http.StatusForbidden || body.Error != leaf.DisabledMessage {
+			t.Fatalf("origin answer = %d %q", res.StatusCode, body.Error)
+		}
+		if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, "disabled on the origin") {
+			t.Fatalf("sign-in with leaf nodes disabled = %d", res.StatusCode)
+		}
+	})
+	t.Run("token deleted", func(t *testing.T) {
+		p := startPair(t, pairOpts{})
+		p.mustSync()
+		if res := p.admin.Do(http.MethodDelete, "/api/tokens/"+ftoa(p.tokID), nil); res.StatusCode != http.StatusOK {
+			t.Fatalf("delete token: %d", res.StatusCode)
+		}
+		if err := p.sync(); err == nil {
+			t.Fatal("sync succeeded with a deleted token")
+		}
+		if st := p.status(); st.State != leaf.StateTokenRejected || !strings.Contains(st.Message, "server.origin.token") {
+			t.Fatalf("status = %+v", st)
+		}
+		if page := p.leaf.Client().Get("/login"); !strings.Contains(page.Body, "Create a new token on the origin") {
+			t.Fatal("login page lacks the token-rejected banner")
+		}
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		p := startPair(t, pairOpts{leaf: func(c *config.Config) { c.Server.Origin.CAFile = "" }})
+		if err := p.sync(); err == nil {
+			t.Fatal("sync succeeded against an untrusted certificate")
+		}
+		if st := p.status(); st.State != leaf.StateUntrustedCertificate || !strings.Contains(st.Message, "server.origin.ca_file") {
+			t.Fatalf("status = %+v", st)
+		}
+	})
+}
+
+func TestHeartbeatsKeepTheTokenAlive(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	for day := range 15 {
+		p.clock.Advance(24 * time.Hour)
+		if err := p.sync(); err != nil {
+			t.Fatalf("day %d: %v", day+1, err)
+		}
+	}
+	if st := p.status(); st.State != leaf.StateConnected {
+		t.Fatalf("after 15 days of heartbeats: %+v", st)
+	}
+	// Without heartbeats the same token lapses after 14 days.
+	p.clock.Advance(15 * 24 * time.Hour)
+	if err := p.sync(); err == nil || p.status().State != leaf.StateTokenRejected {
+		t.Fatalf("after 15 silent days: %v %+v", err, p.status())
+	}
+}
+
+func TestOriginListsItsLeaves(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+	page := p.admin.Get("/leaf-nodes")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, knottest.AdminUsername) || !strings.Contains(page.Body, "online") {
+		t.Fatalf("leaf nodes page = %d", page.StatusCode)
+	}
+	p.clock.Advance(time.Hour)
+	if page := p.admin.Get("/leaf-nodes"); !strings.Contains(page.Body, "offline") {
+		t.Fatal("a silent leaf still shows online")
+	}
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
