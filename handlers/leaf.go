@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +117,44 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	}
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
 	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident)})
+}
+
+// leafTemplates sends leaves the active templates the zone rule allows on
+// a leaf, with an ETag so an unchanged list costs a 304 and no body.
+func (h *Handlers) leafTemplates(c *gin.Context) {
+	list, err := models.ListTemplates(c.Request.Context(), h.db, models.TemplateFilter{Zone: config.LeafZone})
+	if err != nil {
+		h.serverError(c, "list templates for a leaf", err)
+		return
+	}
+	out := make([]leaf.Template, 0, len(list))
+	for _, t := range list {
+		zones := []string(t.Zones)
+		if zones == nil {
+			zones = []string{}
+		}
+		out = append(out, leaf.Template{ID: t.ID, Name: t.Name, Description: t.Description, Zones: zones, Active: t.Active, Body: t.Body, UpdatedAt: t.UpdatedAt.UTC()})
+	}
+	h.jsonWithETag(c, out)
+}
+
+// jsonWithETag answers v as JSON with a strong ETag of its bytes, or 304
+// when the caller already holds that version.
+func (h *Handlers) jsonWithETag(c *gin.Context, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		h.serverError(c, "encode JSON", err)
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "no-cache")
+	if match := c.GetHeader("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func leafUser(id *models.Identity) leaf.User {

@@ -86,6 +86,7 @@ func (h *Handlers) engine() *gin.Engine {
 	origin := api.Group("/leaf/v1", h.leafGate)
 	origin.GET("/hello", h.leafHello)
 	origin.POST("/auth", h.leafAuth)
+	origin.GET("/templates", h.leafTemplates)
 
 	// Reading templates is for everyone signed in (filtered by zone);
 	// writing needs manage_templates.

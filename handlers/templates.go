@@ -28,6 +28,7 @@ func (h *Handlers) templateFilter(c *gin.Context) models.TemplateFilter {
 		AllZones:        manager && c.Query("all_zones") == "true",
 		IncludeInactive: manager,
 		Query:           c.Query("q"),
+		IncludeCluster:  h.leaf != nil,
 	}
 }
 
@@ -219,7 +220,7 @@ func toTemplateJSON(t *models.Template) templateJSON {
 	}
 	return templateJSON{
 		ID: t.ID, Name: t.Name, Description: t.Description, Zones: zones, Active: t.Active, Body: t.Body,
-		Source: models.SourceLocal, CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt),
+		Source: t.SourceName(), CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt),
 	}
 }
 

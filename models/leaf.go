@@ -64,6 +64,16 @@ type ClusterTemplate struct {
 	UpdatedAt   *time.Time `gorm:"autoUpdateTime:false"`
 }
 
+// asTemplate presents a cached cluster template like a local one, marked
+// read-only by its source.
+func (ct ClusterTemplate) asTemplate() Template {
+	t := Template{ID: ct.OriginID, Name: ct.Name, Description: ct.Description, Zones: ct.Zones, Active: ct.Active, Body: ct.Body, Source: SourceCluster}
+	if ct.UpdatedAt != nil {
+		t.CreatedAt, t.UpdatedAt = *ct.UpdatedAt, *ct.UpdatedAt
+	}
+	return t
+}
+
 // Leaf sync state keys.
 const (
 	stateTemplatesETag = "templates_etag"

@@ -78,7 +78,23 @@ type Template struct {
 	Body        string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Source is SourceLocal for this server's own templates and
+	// SourceCluster for a leaf's read-only copies of the origin's.
+	Source string `gorm:"-"`
 }
+
+// SourceName is where the template comes from: SourceLocal unless it is a
+// leaf's copy of a cluster template.
+func (t *Template) SourceName() string {
+	if t.Source == "" {
+		return SourceLocal
+	}
+	return t.Source
+}
+
+// ReadOnly reports whether the template came from the origin and so cannot
+// be changed here.
+func (t *Template) ReadOnly() bool { return t.Source == SourceCluster }
 
 // AvailableIn reports whether the template is shown in zone.
 func (t *Template) AvailableIn(zone string) bool {
@@ -96,6 +112,8 @@ type TemplateFilter struct {
 	// Query keeps templates whose name or description contains it,
 	// ignoring case; empty keeps all.
 	Query string
+	// IncludeCluster adds a leaf's cached copies of the origin's templates.
+	IncludeCluster bool
 }
 
 // MaxTemplateQueryLength bounds a search so a pasted essay costs nothing.
@@ -113,6 +131,23 @@ func ListTemplates(ctx context.Context, db *gorm.DB, f TemplateFilter) ([]Templa
 	var all []Template
 	if err := q.Find(&all).Error; err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	for i := range all {
+		all[i].Source = SourceLocal
+	}
+	if f.IncludeCluster {
+		cluster, err := ClusterTemplates(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("list cached cluster templates: %w", err)
+		}
+		for _, ct := range cluster {
+			if f.IncludeInactive || ct.Active {
+				all = append(all, ct.asTemplate())
+			}
+		}
+		slices.SortStableFunc(all, func(a, b Template) int {
+			return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+		})
 	}
 	needle := strings.ToLower(strings.TrimSpace(f.Query))
 	if utf8.RuneCountInString(needle) > MaxTemplateQueryLength {
@@ -137,6 +172,7 @@ func TemplateByID(ctx context.Context, db *gorm.DB, id uint) (*Template, error) 
 	if err := db.WithContext(ctx).First(&t, id).Error; err != nil {
 		return nil, notFound(err)
 	}
+	t.Source = SourceLocal
 	return &t, nil
 }
 
