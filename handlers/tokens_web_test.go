@@ -166,7 +166,7 @@ func TestCreateTokenWithHTMX(t *testing.T) {
 		t.Fatalf("after create the list is %+v", list)
 	}
 	// The row goes in at the top of the list, out of band.
-	oob := regexp.MustCompile(`(?s)<tbody hx-swap-oob="afterbegin:#token-rows">(.*)</tbody>`).FindStringSubmatch(res.Body)
+	oob := regexp.MustCompile(`(?s)<template><tbody hx-swap-oob="afterbegin:#token-rows">(.*)</tbody></template>`).FindStringSubmatch(res.Body)
 	if oob == nil || rowOf(oob[1], list[0].ID) == "" || attr(oob[1], "data-copy") != token {
 		t.Fatalf("no out-of-band row for the new token in:\n%s", res.Body)
 	}
