@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,13 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 			t.Errorf("delete %s = %q, want %q", name, got, want)
 		}
 	}
+	// A page holding tokens stays out of caches and htmx's history.
+	if cc := page.Header.Values("Cache-Control"); !slices.Contains(cc, "no-store") {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	if !strings.Contains(page.Body, `hx-history="false"`) {
+		t.Error(`the page lacks hx-history="false"`)
+	}
 	// Strict CSP: no inline script or handler anywhere on the page.
 	for _, bad := range []string{"<script>", "onclick=", "hx-on", "javascript:"} {
 		if strings.Contains(page.Body, bad) {
@@ -160,6 +168,9 @@ func TestCreateTokenWithHTMX(t *testing.T) {
 	token := newTokenShown(res.Body)
 	if !models.WellFormedToken(token) {
 		t.Fatalf("the full token is not shown: %q", token)
+	}
+	if cc := res.Header.Values("Cache-Control"); !slices.Contains(cc, "no-store") {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
 	list := listTokens(t, admin)
 	if len(list) != 2 || list[0].Name != "Leaf Test" || list[0].Prefix != token[:8] {
