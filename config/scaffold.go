@@ -52,6 +52,9 @@ skip_verify = false
 heartbeat_interval = "30s"
 
 [server.ui]
+# true turns API token management off for everyone: no menu item, and the
+# token pages and /api/tokens answer 404. Tokens made before keep working
+# until they go unused for 14 days.
 hide_api_tokens = false
 
 [log]

@@ -81,6 +81,7 @@ func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) 
 		}
 	}
 	page.Notice = h.sessions.PopString(ctx, flashTokenNote)
+	noStore(c)
 	h.render(c, status, views.TokensPageView(page))
 }
 
@@ -122,6 +123,7 @@ func (h *Handlers) createToken(c *gin.Context) {
 	if isHTMX(c) {
 		row := models.RevealedToken{Token: *tok, Plaintext: plain}
 		panel := views.TokenPanel{Created: &row, Form: views.TokenForm{Open: true}}
+		noStore(c)
 		h.render(c, http.StatusOK, views.TokenCreatedResponse(panel, row, h.now()))
 		return
 	}
@@ -143,6 +145,7 @@ func (h *Handlers) tokenPage(c *gin.Context) {
 	if h.tokenLookupFailed(c, err) {
 		return
 	}
+	noStore(c)
 	h.render(c, http.StatusOK, views.TokenPageView(*t, h.now()))
 }
 
@@ -214,6 +217,12 @@ func (h *Handlers) tokenLookupFailed(c *gin.Context, err error) bool {
 		h.fail(c, http.StatusInternalServerError, "The token could not be loaded because of a server problem; try again in a moment.")
 	}
 	return true
+}
+
+// noStore keeps a response that carries a full token out of every cache,
+// the browser's back/forward and disk caches included.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
 }
 
 func parseID(c *gin.Context) (uint, bool) {
@@ -288,6 +297,7 @@ func (h *Handlers) apiCreateToken(c *gin.Context) {
 	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)
 	out := newTokenJSON(tok)
 	out.Token = plain
+	noStore(c)
 	c.JSON(http.StatusCreated, out)
 }
 

@@ -72,6 +72,9 @@ func TestTokenAPICreateListDelete(t *testing.T) {
 	if want := []string{"created_at", "expires_at", "id", "last_used_at", "name", "prefix", "token"}; !slices.Equal(keys, want) {
 		t.Fatalf("create answer keys = %v, want %v", keys, want)
 	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("create answer Cache-Control = %q, want no-store", res.Header.Get("Cache-Control"))
+	}
 	var tok tokenJSON
 	res.JSON(t, &tok)
 	if !tokenFormat.MatchString(tok.Token) {

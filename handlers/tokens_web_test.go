@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,13 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 			t.Errorf("delete %s = %q, want %q", name, got, want)
 		}
 	}
+	// A page holding tokens stays out of caches and htmx's history.
+	if cc := page.Header.Values("Cache-Control"); !slices.Contains(cc, "no-store") {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	if !strings.Contains(page.Body, `hx-history="false"`) {
+		t.Error(`the page lacks hx-history="false"`)
+	}
 	// Strict CSP: no inline script or handler anywhere on the page.
 	for _, bad := range []string{"<script>", "onclick=", "hx-on", "javascript:"} {
 		if strings.Contains(page.Body, bad) {
@@ -161,12 +169,15 @@ func TestCreateTokenWithHTMX(t *testing.T) {
 	if !models.WellFormedToken(token) {
 		t.Fatalf("the full token is not shown: %q", token)
 	}
+	if cc := res.Header.Values("Cache-Control"); !slices.Contains(cc, "no-store") {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 	list := listTokens(t, admin)
 	if len(list) != 2 || list[0].Name != "Leaf Test" || list[0].Prefix != token[:8] {
 		t.Fatalf("after create the list is %+v", list)
 	}
 	// The row goes in at the top of the list, out of band.
-	oob := regexp.MustCompile(`(?s)<tbody hx-swap-oob="afterbegin:#token-rows">(.*)</tbody>`).FindStringSubmatch(res.Body)
+	oob := regexp.MustCompile(`(?s)<template><tbody hx-swap-oob="afterbegin:#token-rows">(.*)</tbody></template>`).FindStringSubmatch(res.Body)
 	if oob == nil || rowOf(oob[1], list[0].ID) == "" || attr(oob[1], "data-copy") != token {
 		t.Fatalf("no out-of-band row for the new token in:\n%s", res.Body)
 	}

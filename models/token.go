@@ -147,10 +147,10 @@ func ValidateTokenName(name string) (string, string) {
 	return name, ""
 }
 
-// CreateToken makes a token for userID and returns it with its plaintext,
-// which is the only time the plaintext leaves the server's memory
-// unencrypted. The name is checked (and trimmed) with ValidateTokenName; a
-// bad one is a FieldErrors keyed "name".
+// CreateToken makes a token for userID and returns it with its plaintext
+// for the caller to show once; only the hash and the ciphertext are stored.
+// The name is checked (and trimmed) with ValidateTokenName; a bad one is a
+// FieldErrors keyed "name".
 func CreateToken(ctx context.Context, db *gorm.DB, v *vault.Vault, userID uint, name string, now time.Time) (*Token, string, error) {
 	name, msg := ValidateTokenName(name)
 	if msg != "" {

@@ -1,0 +1,183 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/models"
+)
+
+// TestTokenJourneyInABrowser walks the seed page's step 2 in headless
+// Chromium: what only a browser proves (htmx swaps without a reload, the
+// clipboard, the confirmation dialog) end to end.
+func TestTokenJourneyInABrowser(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	srv.SetupAdmin()
+	srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+	tab := knottest.Browser(t)
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+
+	// http://127.0.0.1 is a secure context, so the page may use the async
+	// clipboard API once these permissions are granted for its origin.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+			Setting:    browser.PermissionSettingGranted,
+			Origin:     srv.URL,
+		})
+		if err != nil {
+			t.Fatalf("grant %s: %v", name, err)
+		}
+	}
+	// Collect what the page logs: a CSP violation or script error is a bug.
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	var problems []string
+	consoleDone := make(chan struct{})
+	messages := chromedp.Console(consoleCtx) // subscribed from here on
+	go func() {
+		defer close(consoleDone)
+		for msg, err := range messages {
+			if err != nil {
+				return
+			}
+			if msg.Type == chromedp.ConsoleException || msg.Type == chromedp.ConsoleError {
+				problems = append(problems, msg.String())
+			}
+		}
+	}()
+
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			// Show where the page was, read with a fresh deadline since
+			// the step's may be spent.
+			dctx, dcancel := context.WithTimeout(tab, 5*time.Second)
+			defer dcancel()
+			where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.outerHTML`))
+			t.Fatalf("%s: %v\npage: %.3000s", what, err, where)
+		}
+	}
+	eval := func(what, js string, opts ...chromedp.EvaluateOption) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, opts...))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+
+	step("sign in",
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.SendKeys(chromedp.ID("email"), "dev@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "devpassword"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.sidebar a[href="/api-tokens"]`)),
+	)
+	step("open API Tokens",
+		chromedp.Click(chromedp.CSS(`nav.sidebar a[href="/api-tokens"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#token-panel a[href="/api-tokens/new"]`)),
+	)
+	// A marker on window survives htmx swaps but not a page load.
+	eval("mark the page", `window.knotNoReload = "same page"`)
+
+	step("New Token",
+		chromedp.Click(chromedp.CSS(`#token-panel a[href="/api-tokens/new"]`)),
+		chromedp.WaitVisible(chromedp.ID("token-name")),
+		chromedp.SendKeys(chromedp.ID("token-name"), "Leaf Test"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#token-rows tr.token-row a.copy`)),
+		chromedp.WaitVisible(chromedp.ID("new-token-value")),
+	)
+	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
+		t.Fatal("creating the token reloaded the page")
+	}
+	if got := eval("row name", `document.querySelector("#token-rows tr.token-row .token-name").textContent`); got != "Leaf Test" {
+		t.Fatalf("the new row's name is %q", got)
+	}
+	shown := eval("token shown once", `document.getElementById("new-token-value").textContent`)
+	if !models.WellFormedToken(shown) {
+		t.Fatalf("the token shown is %q", shown)
+	}
+	if got := eval("empty-state row", `getComputedStyle(document.querySelector("#token-rows .no-tokens")).display`); got != "none" {
+		t.Fatalf("the empty-list message still shows beside a token (display %q)", got)
+	}
+
+	// The Copy button beside the token shown once says so in its own panel.
+	step("copy the new token", chromedp.Click(chromedp.CSS(`#token-created button[data-copy]`)))
+	step("the panel says Copied", chromedp.Poll[chromedp.Void](`document.querySelector("#token-created [data-copy-status]").textContent === "Copied the new token"`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if got := eval("read the clipboard", `navigator.clipboard.readText()`, chromedp.EvalAwaitPromise); got != shown {
+		t.Fatalf("after Copy the clipboard holds %q, want the token", got)
+	}
+	eval("clear the clipboard", `navigator.clipboard.writeText("").then(() => "")`, chromedp.EvalAwaitPromise)
+
+	step("click the token to copy it", chromedp.Click(chromedp.CSS(`#token-rows tr.token-row a.copy`)))
+	step("the page says Copied", chromedp.Poll[chromedp.Void](`document.getElementById("token-copy-status").textContent.includes("Copied")`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if got := eval("copy status", `document.getElementById("token-copy-status").textContent`); got != "Copied token “Leaf Test” to the clipboard" {
+		t.Fatalf("copy status = %q", got)
+	}
+	if got := eval("still the same page", `String(window.knotNoReload)`); got != "same page" {
+		t.Fatal("clicking the token navigated away instead of copying")
+	}
+	copied := eval("read the clipboard", `navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)
+	if copied != shown {
+		t.Fatalf("clipboard holds %q, want the token %q", copied, shown)
+	}
+
+	// The copied token works from a script.
+	if res := whoamiWith(srv, copied); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `"username":"dev"`) {
+		t.Fatalf("whoami with the copied token = %d %s", res.StatusCode, res.Body)
+	}
+
+	// Delete, accepting the confirmation that names the token.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	asked := make(chan string, 1)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			asked <- ev.Message
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) //nolint:errcheck // a failure shows as the row staying
+			return
+		}
+	}()
+	step("delete and confirm",
+		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button.danger`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#token-rows tr.token-row`)),
+	)
+	select {
+	case msg := <-asked:
+		if !strings.Contains(msg, "“Leaf Test”") {
+			t.Fatalf("the confirmation %q does not name the token", msg)
+		}
+	default:
+		t.Fatal("the row went without a confirmation")
+	}
+	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
+		t.Fatal("deleting the token reloaded the page")
+	}
+	if got := eval("empty-state row", `getComputedStyle(document.querySelector("#token-rows .no-tokens")).display`); got == "none" {
+		t.Fatal("the empty-list message does not come back after the last delete")
+	}
+	if res := whoamiWith(srv, copied); res.StatusCode != http.StatusUnauthorized || res.Body != badToken {
+		t.Fatalf("the deleted token = %d %s, want 401", res.StatusCode, res.Body)
+	}
+
+	// Nothing the page did was refused by the CSP or threw.
+	stopConsole()
+	<-consoleDone
+	for _, p := range problems {
+		t.Errorf("the page logged %s", p)
+	}
+}
