@@ -228,7 +228,7 @@ func leafBanner(st leaf.Status, now time.Time) (text, level string) {
 	var b strings.Builder
 	b.WriteString(st.Message)
 	if st.State == leaf.StateUnreachable && !st.Since.IsZero() {
-		fmt.Fprintf(&b, " Since %s.", st.Since.UTC().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(&b, " Since %s. People who signed in here in the last 14 days can still sign in.", st.Since.UTC().Format("2006-01-02 15:04 MST"))
 	}
 	if !st.LastSync.IsZero() {
 		fmt.Fprintf(&b, " Cluster templates shown are from %s ago.", views.Ago(now.Sub(st.LastSync)))

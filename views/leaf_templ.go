@@ -236,6 +236,8 @@ func Ago(d time.Duration) string {
 		d = -d
 	}
 	switch {
+	case d < time.Second:
+		return "a moment"
 	case d < time.Minute:
 		return plural(int(d.Seconds()), "second")
 	case d < time.Hour:
