@@ -21,15 +21,15 @@ import (
 // models.MaxTemplateBodyBytes, and JSON escaping can double their size.
 const maxJSONBytes = 2*models.MaxTemplateBodyBytes + 64<<10
 
-// decodeJSON reads the request body as one JSON object into v. Unknown
-// fields, wrong types, trailing data and oversized bodies are refused with
-// a 400 (413 for size) whose message names the problem; it returns false
-// after answering.
-func (h *Handlers) decodeJSON(c *gin.Context, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBytes))
+// decodeJSON reads the request body (at most limit bytes) as one JSON
+// object into v. Unknown fields, wrong types, trailing data and oversized
+// bodies are refused with a 400 whose message names the problem; it returns
+// false after answering.
+func (h *Handlers) decodeJSON(c *gin.Context, v any, limit int64) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d KiB.", maxJSONBytes>>10))
+		h.fail(c, http.StatusBadRequest, fmt.Sprintf("The request body is larger than %d KiB.", limit>>10))
 		return false
 	}
 	if err != nil {

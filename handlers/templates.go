@@ -301,7 +301,7 @@ func (h *Handlers) apiTemplate(c *gin.Context) {
 
 func (h *Handlers) apiTemplateCreate(c *gin.Context) {
 	var req templateRequest
-	if !h.decodeJSON(c, &req) {
+	if !h.decodeJSON(c, &req, maxJSONBytes) {
 		return
 	}
 	in := models.TemplateInput{Active: true}
@@ -323,7 +323,7 @@ func (h *Handlers) apiTemplateUpdate(c *gin.Context) {
 		return
 	}
 	var req templateRequest
-	if !h.decodeJSON(c, &req) {
+	if !h.decodeJSON(c, &req, maxJSONBytes) {
 		return
 	}
 	cur, err := models.TemplateByID(c.Request.Context(), h.db, id)

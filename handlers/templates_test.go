@@ -156,7 +156,7 @@ func TestTemplateAPIRefusesBadBodies(t *testing.T) {
 		{"no body", `{"name":"a"}`, 400, "body: Enter the template definition."},
 		{"blank body", `{"name":"a","body":" \n "}`, 400, "body: Enter the template definition."},
 		{"huge body", `{"name":"a","body":"` + strings.Repeat("b", models.MaxTemplateBodyBytes+1) + `"}`, 400, "body: The definition can be at most 256 KiB."},
-		{"oversized request", `{"name":"a","body":"` + strings.Repeat("b", 600<<10) + `"}`, 413, "The request body is larger than"},
+		{"oversized request", `{"name":"a","body":"` + strings.Repeat("b", 600<<10) + `"}`, 400, "The request body is larger than"},
 		{"empty zone", `{"name":"a","zones":["eu",""],` + ok + `}`, 400, "zones: Zone 2: A zone name cannot be empty"},
 		{"double bang", `{"name":"a","zones":["!!eu"],` + ok + `}`, 400, "zones: “!!eu”: use a single “!”"},
 		{"inner bang", `{"name":"a","zones":["e!u"],` + ok + `}`, 400, "zones: “e!u”: “!” can only come first"},

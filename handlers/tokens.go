@@ -1,13 +1,10 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -278,9 +275,8 @@ func (h *Handlers) apiListTokens(c *gin.Context) {
 func (h *Handlers) apiCreateToken(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
-	name, msg := readTokenRequest(c)
-	if msg != "" {
-		h.fail(c, http.StatusBadRequest, msg)
+	name, ok := h.readTokenRequest(c)
+	if !ok {
 		return
 	}
 	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, name, h.now())
@@ -311,48 +307,18 @@ func (h *Handlers) apiDeleteToken(c *gin.Context) {
 
 const tokenBodyExample = `{"name":"Leaf Test"}`
 
-// readTokenRequest decodes {"name": "…"} strictly and returns the name, or
-// a message that names what is wrong with the body.
-func readTokenRequest(c *gin.Context) (string, string) {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxTokenBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
+// readTokenRequest decodes {"name": "…"} strictly and returns the name; on
+// a bad body it has already answered 400 naming the problem.
+func (h *Handlers) readTokenRequest(c *gin.Context) (string, bool) {
 	var req struct {
 		Name *string `json:"name"`
 	}
-	if err := dec.Decode(&req); err != nil {
-		return "", describeJSONError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return "", describeJSONError(err)
-		}
-		return "", "The body must hold one JSON object and nothing after it, like " + tokenBodyExample + "."
+	if !h.decodeJSON(c, &req, maxTokenBodyBytes) {
+		return "", false
 	}
 	if req.Name == nil {
-		return "", `name is required: send a JSON object like ` + tokenBodyExample + "."
+		h.fail(c, http.StatusBadRequest, `name is required: send a JSON object like `+tokenBodyExample+".")
+		return "", false
 	}
-	return *req.Name, ""
-}
-
-func describeJSONError(err error) string {
-	var tooBig *http.MaxBytesError
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &tooBig):
-		return fmt.Sprintf("The request body is larger than %d KB; send a JSON object like %s.", maxTokenBodyBytes>>10, tokenBodyExample)
-	case errors.Is(err, io.EOF):
-		return "The request body is empty; send a JSON object like " + tokenBodyExample + "."
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s must be a JSON string, not %s.", typeErr.Field, typeErr.Value)
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("The body must be a JSON object like %s, not %s.", tokenBodyExample, typeErr.Value)
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return "The request body is not valid JSON; send a JSON object like " + tokenBodyExample + "."
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Sprintf("Unknown field %s: the only field is name, as in %s.", strings.TrimPrefix(err.Error(), "json: unknown field "), tokenBodyExample)
-	}
-	return "The request body could not be read as JSON: " + err.Error()
+	return *req.Name, true
 }

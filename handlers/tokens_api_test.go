@@ -141,23 +141,23 @@ func TestTokenAPIRejectsBadBodiesNamingTheProblem(t *testing.T) {
 		name, body, want string
 	}{
 		{"empty", "", "empty"},
-		{"not JSON", "name=Leaf", "not valid JSON"},
+		{"not JSON", "name=Leaf", "must be a JSON object"},
 		{"cut short", `{"name":"Le`, "not valid JSON"},
 		{"array", `["Leaf"]`, "must be a JSON object"},
 		{"string", `"Leaf"`, "must be a JSON object"},
-		{"number name", `{"name":5}`, "name must be a JSON string"},
-		{"object name", `{"name":{"a":1}}`, "name must be a JSON string"},
+		{"number name", `{"name":5}`, `Field "name" must be a string, not number.`},
+		{"object name", `{"name":{"a":1}}`, `Field "name" must be a string, not object.`},
 		{"missing name", `{}`, "name is required"},
 		{"null name", `{"name":null}`, "name is required"},
-		{"null body", `null`, "name is required"},
+		{"null body", `null`, "must be a JSON object"},
 		{"unknown field", `{"name":"a","nmae":"b"}`, `Unknown field "nmae"`},
-		{"two objects", `{"name":"a"}{"name":"b"}`, "one JSON object"},
-		{"trailing garbage", `{"name":"a"} x`, "one JSON object"},
+		{"two objects", `{"name":"a"}{"name":"b"}`, "more than one JSON value"},
+		{"trailing garbage", `{"name":"a"} x`, "more than one JSON value"},
 		{"blank name", `{"name":"   "}`, "name: Enter a name"},
 		{"256 characters", `{"name":"` + strings.Repeat("x", 256) + `"}`, "name: Use at most 255 characters"},
 		{"256 emoji", `{"name":"` + strings.Repeat("🔑", 256) + `"}`, "name: Use at most 255 characters"},
 		{"control character", `{"name":"a\u0007b"}`, "name: Use a name on one line"},
-		{"huge body", `{"name":"` + strings.Repeat("x", 1<<20) + `"}`, "larger than 16 KB"},
+		{"huge body", `{"name":"` + strings.Repeat("x", 1<<20) + `"}`, "larger than 16 KiB"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
