@@ -78,8 +78,7 @@ func (h *Handlers) leafHello(c *gin.Context) {
 func (h *Handlers) leafAuth(c *gin.Context) {
 	owner := webctx.Identity(c.Request.Context())
 	var req leaf.AuthRequest
-	if err := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)).Decode(&req); err != nil {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "The body must be JSON: {\"email\": \"…\", \"password\": \"…\"}"})
+	if !h.decodeJSON(c, &req, maxFormBytes) {
 		return
 	}
 	refuse := func(status int, msg string) {
