@@ -450,3 +450,44 @@ func TestOriginListsItsLeaves(t *testing.T) {
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func TestLocalTemplatesStayOnTheLeaf(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
+	res := c.JSONRequest(http.MethodPost, "/api/templates", map[string]any{
+		"name": "my-local", "description": "only here", "zones": []string{}, "active": true, "body": "image: local",
+	})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create local template on the leaf: %d %s", res.StatusCode, res.Body)
+	}
+	onLeaf := templateNames(t, c)
+	if onLeaf["my-local"].Source != "local" || onLeaf["leaf-only"].Source != "cluster" {
+		t.Fatalf("leaf list = %+v, want my-local (local) beside leaf-only (cluster)", onLeaf)
+	}
+	if _, ok := templateNames(t, p.admin)["my-local"]; ok {
+		t.Fatal("a leaf's local template reached the origin")
+	}
+	// A sync replaces the cluster copies and leaves local templates alone.
+	p.mustSync()
+	if templateNames(t, c)["my-local"].Source != "local" {
+		t.Fatal("a sync removed the leaf's local template")
+	}
+}
+
+func TestOriginRateLimitsReachTheLeaf(t *testing.T) {
+	p := startPair(t, pairOpts{origin: func(c *config.Config) { c.Server.AuthIPRateLimiting = true }})
+	p.mustSync()
+	var last *knottest.Response
+	for range 6 {
+		last = signIn(p.leaf.Client(), knottest.AdminEmail, "wrong password")
+	}
+	if last.StatusCode != http.StatusTooManyRequests || !strings.Contains(last.Body, "Too many sign-in attempts. Try again in") || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("sixth wrong sign-in through the leaf = %d, want 429 with Retry-After", last.StatusCode)
+	}
+	// Being limited is the origin saying no, not the origin being away: no
+	// offline fallback, and the leaf stays connected.
+	if st := p.status(); st.State != leaf.StateConnected {
+		t.Fatalf("rate limiting marked the origin unreachable: %+v", st)
+	}
+}
