@@ -148,7 +148,10 @@ func (h *Handlers) jsonWithETag(c *gin.Context, v any) {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	c.Header("ETag", etag)
-	c.Header("Cache-Control", "no-cache")
+	// A caller that set a stricter policy (no-store for secrets) keeps it.
+	if c.Writer.Header().Get("Cache-Control") == "" {
+		c.Header("Cache-Control", "no-cache")
+	}
 	if match := c.GetHeader("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		c.Status(http.StatusNotModified)
 		return

@@ -73,6 +73,19 @@ func (h *Handlers) engine() *gin.Engine {
 	templates.POST("/:id", h.templateUpdate)
 	templates.POST("/:id/delete", h.templateDelete)
 
+	// Template variables: every page and API route needs manage_variables.
+	// Cluster copies on a leaf are named with ?source=cluster.
+	variables := signedIn.Group("/variables", h.requirePerm(models.PermManageVariables))
+	variables.GET("", h.variablesPage)
+	variables.GET("/new", h.variableNewPage)
+	variables.POST("", h.variableCreate)
+	variables.GET("/:id/edit", h.variableEditPage)
+	variables.GET("/:id/reveal", h.variableReveal)
+	variables.POST("/:id", h.variableUpdate)
+	variables.POST("/:id/delete", h.variableDelete)
+	// A preview is for whoever can see the template (see preview).
+	signedIn.GET("/templates/:id/preview", h.templatePreviewPage)
+
 	api := r.Group("/api")
 	api.GET("/ping", h.ping)
 	authed := api.Group("/", h.requireUser)
@@ -87,6 +100,7 @@ func (h *Handlers) engine() *gin.Engine {
 	origin.GET("/hello", h.leafHello)
 	origin.POST("/auth", h.leafAuth)
 	origin.GET("/templates", h.leafTemplates)
+	origin.GET("/templatevars", h.leafTemplateVars)
 
 	// Reading templates is for everyone signed in (filtered by zone);
 	// writing needs manage_templates.
@@ -96,6 +110,14 @@ func (h *Handlers) engine() *gin.Engine {
 	apiTemplates.POST("", h.apiTemplateCreate)
 	apiTemplates.PUT("/:id", h.apiTemplateUpdate)
 	apiTemplates.DELETE("/:id", h.apiTemplateDelete)
+	authed.GET("/templates/:id/preview", h.apiTemplatePreview)
+
+	apiVars := authed.Group("/templatevars", h.requirePerm(models.PermManageVariables))
+	apiVars.GET("", h.apiVariables)
+	apiVars.POST("", h.apiVariableCreate)
+	apiVars.GET("/:id", h.apiVariable)
+	apiVars.PUT("/:id", h.apiVariableUpdate)
+	apiVars.DELETE("/:id", h.apiVariableDelete)
 
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)

@@ -135,6 +135,24 @@ func (c *Client) Templates(ctx context.Context, etag string) (list []Template, n
 	return list, res.Header.Get("ETag"), false, nil
 }
 
+// Variables fetches the template variables the origin offers leaves,
+// revalidating with etag, exactly like Templates.
+func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, newETag string, notModified bool, err error) {
+	res, err := c.do(ctx, http.MethodGet, PathTemplateVars, nil, etag, &list)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if res.StatusCode == http.StatusNotModified {
+		return nil, etag, true, nil
+	}
+	for _, v := range list {
+		if v.ID == 0 || v.Name == "" {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a variable without an id or a name"}
+		}
+	}
+	return list, res.Header.Get("ETag"), false, nil
+}
+
 // do sends one request and decodes a 2xx answer into out. Every failure
 // comes back as an *OriginError.
 func (c *Client) do(ctx context.Context, method, path string, body any, etag string, out any) (*http.Response, error) {

@@ -15,6 +15,9 @@ const (
 	PathHello     = "/api/leaf/v1/hello"
 	PathAuth      = "/api/leaf/v1/auth"
 	PathTemplates = "/api/leaf/v1/templates"
+	// PathTemplateVars sends protected values in plain text: only ever over
+	// the verified TLS link, and the leaf seals them under its own key.
+	PathTemplateVars = "/api/leaf/v1/templatevars"
 )
 
 // Headers a leaf sends with every request.
@@ -73,6 +76,17 @@ type Template struct {
 	Active      bool      `json:"active"`
 	Body        string    `json:"body"`
 	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Variable is a template variable as the origin sends it to leaves: only
+// those whose zones allow <leaf-node> and that are not restricted.
+type Variable struct {
+	ID        uint      `json:"id"`
+	Name      string    `json:"name"`
+	Value     string    `json:"value"`
+	Zones     []string  `json:"zones"`
+	Protected bool      `json:"protected"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ErrorBody is the JSON of an origin error.

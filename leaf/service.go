@@ -15,6 +15,7 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/vault"
 )
 
 // OfflineWindow is how long after a sign-in through the origin a user may
@@ -30,8 +31,11 @@ const (
 
 // Service runs a leaf's side of leaf mode.
 type Service struct {
-	client   *Client
-	db       *gorm.DB
+	client *Client
+	db     *gorm.DB
+	// vault re-seals the origin's protected variables under this leaf's
+	// own server.encrypt before they are cached.
+	vault    *vault.Vault
 	log      *slog.Logger
 	now      func() time.Time
 	interval time.Duration
@@ -45,7 +49,7 @@ type Service struct {
 }
 
 // NewService builds the leaf service for cfg, which must be in leaf mode.
-func NewService(cfg *config.Config, db *gorm.DB, log *slog.Logger, version string, now func() time.Time) (*Service, error) {
+func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog.Logger, version string, now func() time.Time) (*Service, error) {
 	client, err := NewClient(cfg, version)
 	if err != nil {
 		return nil, err
@@ -53,6 +57,7 @@ func NewService(cfg *config.Config, db *gorm.DB, log *slog.Logger, version strin
 	s := &Service{
 		client:   client,
 		db:       db,
+		vault:    secrets,
 		log:      log,
 		now:      now,
 		interval: cfg.Server.Origin.HeartbeatInterval.D(),
@@ -100,7 +105,9 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // Sync says hello (the heartbeat, which also keeps the token alive) and
-// refreshes the template cache, revalidating with the cached ETag.
+// refreshes the template cache, then the variable cache, each revalidating
+// with its own cached ETag. A failure at any step marks the status the same
+// way and leaves the last good copies in place.
 func (s *Service) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -127,12 +134,40 @@ func (s *Service) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store the origin's templates: %w", err)
 	}
+	if err := s.syncVariables(ctx); err != nil {
+		return err
+	}
 	s.failures = 0
 	s.status.set(StateConnected, fmt.Sprintf("Connected to the origin %s.", s.client.Origin()), now, func(st *Status) {
 		st.LastSync = now
 		st.NextRetry = time.Time{}
 		st.OriginName, st.OriginVersion = hello.Name, hello.Version
 	})
+	return nil
+}
+
+// syncVariables refreshes the cached cluster variables like the templates:
+// If-None-Match with the last ETag, a wholesale replace on 200.
+func (s *Service) syncVariables(ctx context.Context) error {
+	etag, err := models.ClusterVariablesETag(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("read variable cache state: %w", err)
+	}
+	list, newETag, notModified, err := s.client.Variables(ctx, etag)
+	if err != nil {
+		s.failed(err)
+		return err
+	}
+	if notModified {
+		return nil
+	}
+	in := make([]models.ClusterVariableInput, 0, len(list))
+	for _, v := range list {
+		in = append(in, models.ClusterVariableInput{OriginID: v.ID, Name: v.Name, Value: v.Value, Zones: v.Zones, Protected: v.Protected, UpdatedAt: v.UpdatedAt})
+	}
+	if err := models.ReplaceClusterVariables(ctx, s.db, s.vault, in, newETag); err != nil {
+		return fmt.Errorf("store the origin's variables: %w", err)
+	}
 	return nil
 }
 

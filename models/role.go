@@ -7,6 +7,7 @@ const (
 	PermManageTemplates = "manage_templates"
 	PermUseAPITokens    = "use_api_tokens"
 	PermViewLeafNodes   = "view_leaf_nodes"
+	PermManageVariables = "manage_variables"
 )
 
 // AllPermissions lists every permission in display order. The built-in
@@ -17,6 +18,7 @@ var AllPermissions = []string{
 	PermManageTemplates,
 	PermUseAPITokens,
 	PermViewLeafNodes,
+	PermManageVariables,
 }
 
 // Built-in roles seeded by the first migration.

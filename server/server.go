@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 
 	var leafSvc *leaf.Service
 	if cfg.IsLeaf() {
-		if leafSvc, err = leaf.NewService(&s.cfg, db, log, Version, opts.Now); err != nil {
+		if leafSvc, err = leaf.NewService(&s.cfg, db, secrets, log, Version, opts.Now); err != nil {
 			models.Close(db)
 			return nil, err
 		}

@@ -1,0 +1,305 @@
+package handlers_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/models"
+)
+
+// tvar is the API shape of a variable.
+type tvar struct {
+	ID               uint     `json:"id"`
+	Name             string   `json:"name"`
+	Value            *string  `json:"value"`
+	Zones            []string `json:"zones"`
+	Protected        bool     `json:"protected"`
+	Restricted       bool     `json:"restricted"`
+	Source           string   `json:"source"`
+	OverridesCluster bool     `json:"overrides_cluster"`
+}
+
+func createVariable(t *testing.T, c *knottest.Client, body map[string]any) tvar {
+	t.Helper()
+	res := c.JSONRequest(http.MethodPost, "/api/templatevars", body)
+	wantStatus(t, res, http.StatusCreated)
+	var out tvar
+	res.JSON(t, &out)
+	return out
+}
+
+func TestVariableAPI(t *testing.T) {
+	cs := startCast(t)
+	v := createVariable(t, cs.admin, map[string]any{"name": " DB_HOST ", "value": "db.internal\n", "zones": []string{" test-zone ", "test-zone"}})
+	if v.ID == 0 || v.Name != "DB_HOST" || v.Value == nil || *v.Value != "db.internal\n" || !slices.Equal(v.Zones, []string{"test-zone"}) || v.Source != "local" {
+		t.Fatalf("created = %+v", v)
+	}
+
+	// Bad bodies: 400 naming the problem.
+	for _, tc := range []struct {
+		body any
+		msg  string
+	}{
+		{`{"name": "1X"}`, "A name starts with a letter or _"},
+		{`{"value": "x"}`, "Enter a name."},
+		{`{"name": "X", "zones": ["!"]}`, "must be followed by the zone it excludes"},
+		{`{"name": "X", "value": 3}`, `Field "value" must be a string`},
+		{`{"name": "X", "secret": true}`, `Unknown field "secret"`},
+		{`[1]`, "must be a JSON object"},
+		{`{"name": "X"`, "not valid JSON"},
+		{map[string]any{"name": "X", "value": strings.Repeat("v", models.MaxVariableValueBytes+1)}, "at most 64 KiB"},
+	} {
+		wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", tc.body), http.StatusBadRequest, tc.msg)
+	}
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", map[string]any{"name": "DB_HOST"}), http.StatusConflict, "already exists")
+
+	// PUT keeps absent fields; a protected value survives a PUT without "value".
+	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"value": "s3cr3t-db-pass", "protected": true})
+	wantStatus(t, res, http.StatusOK)
+	var upd tvar
+	res.JSON(t, &upd)
+	if upd.Name != "DB_HOST" || !upd.Protected || upd.Value != nil || !slices.Equal(upd.Zones, []string{"test-zone"}) {
+		t.Fatalf("updated = %+v, want the value masked (null) and the other fields kept", upd)
+	}
+	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"restricted": true}), http.StatusOK)
+	res = cs.admin.Get(path("/api/templatevars/%d?reveal=true", v.ID))
+	wantStatus(t, res, http.StatusOK)
+	var revealed tvar
+	res.JSON(t, &revealed)
+	if revealed.Value == nil || *revealed.Value != "s3cr3t-db-pass" || !revealed.Restricted {
+		t.Fatalf("revealed = %+v", revealed)
+	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("reveal Cache-Control = %q, want no-store", res.Header.Get("Cache-Control"))
+	}
+	res = cs.admin.Get(path("/api/templatevars/%d", v.ID))
+	wantNoBody(t, res, "s3cr3t-db-pass")
+	res = cs.admin.Get("/api/templatevars")
+	wantStatus(t, res, http.StatusOK)
+	wantNoBody(t, res, "s3cr3t-db-pass")
+	wantBody(t, res, `"value":null`, `"protected":true`)
+
+	// Only manage_variables may use any of it.
+	for _, c := range []*knottest.Client{cs.dev, cs.nobody} {
+		for _, r := range []struct{ method, path string }{
+			{http.MethodGet, "/api/templatevars"},
+			{http.MethodPost, "/api/templatevars"},
+			{http.MethodGet, path("/api/templatevars/%d?reveal=true", v.ID)},
+			{http.MethodPut, path("/api/templatevars/%d", v.ID)},
+			{http.MethodDelete, path("/api/templatevars/%d", v.ID)},
+			{http.MethodGet, "/variables"},
+			{http.MethodGet, path("/variables/%d/reveal", v.ID)},
+		} {
+			res := c.JSONRequest(r.method, r.path, map[string]any{"name": "X"})
+			wantStatus(t, res, http.StatusForbidden)
+			wantNoBody(t, res, "s3cr3t-db-pass")
+		}
+	}
+	if page := cs.dev.Get("/templates"); strings.Contains(page.Body, `href="/variables"`) {
+		t.Error("the Variables menu item is shown without manage_variables")
+	}
+	if page := cs.admin.Get("/templates"); !strings.Contains(page.Body, `href="/variables"`) {
+		t.Error("the admin's menu lacks Variables")
+	}
+
+	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusOK)
+	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusNotFound)
+	wantStatus(t, cs.admin.Get(path("/api/templatevars/%d", v.ID)), http.StatusNotFound)
+}
+
+// TestProtectedValuesNeverReachTheDatabaseInPlainText reads the SQLite file
+// and its write-ahead log byte for byte.
+func TestProtectedValuesNeverReachTheDatabaseInPlainText(t *testing.T) {
+	cs := startCast(t)
+	const secret = "pl41ntext-must-not-appear-7f3a"
+	const plain = "visible-value-for-contrast-91c2"
+	createVariable(t, cs.admin, map[string]any{"name": "OPEN", "value": plain})
+	v := createVariable(t, cs.admin, map[string]any{"name": "SECRET", "value": secret, "protected": true})
+	// An edit through the page writes a new value too.
+	res := cs.admin.PostForm(path("/variables/%d", v.ID), url.Values{"name": {"SECRET"}, "value": {secret + "-2"}, "protected": {"true"}})
+	wantStatus(t, res, http.StatusSeeOther)
+
+	dbPath := cs.srv.Cfg.Server.SQLite.Path
+	var all []byte
+	for _, p := range []string{dbPath, dbPath + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if !bytes.Contains(all, []byte(plain)) {
+		t.Fatal("the unprotected value is not in the database files either: this test reads the wrong files")
+	}
+	if bytes.Contains(all, []byte(secret)) {
+		t.Fatal("a protected value is in the database files in plain text")
+	}
+	if logs := cs.srv.Logs.String(); strings.Contains(logs, secret) {
+		t.Fatal("a protected value was logged")
+	}
+	res = cs.admin.Get(path("/api/templatevars/%d?reveal=true", v.ID))
+	wantBody(t, res, secret+"-2")
+}
+
+func TestVariablesPage(t *testing.T) {
+	cs := startCast(t)
+	page := cs.admin.Get("/variables")
+	wantStatus(t, page, http.StatusOK)
+	wantBody(t, page, "No variables yet", `href="/variables/new"`)
+
+	// Errors beside the fields, what was typed kept, as an htmx fragment.
+	res := cs.admin.PostForm("/variables", url.Values{"name": {"9lives"}, "value": {"typed <value>"}, "zones": {"eu,,us"}}, htmx)
+	wantStatus(t, res, http.StatusOK)
+	if !isFragment(res) {
+		t.Fatal("htmx create error answered with a whole page")
+	}
+	wantBody(t, res, `id="name-error"`, "A name starts with a letter or _", `id="zones-error"`, "remove the extra comma", `value="9lives"`, "typed &lt;value&gt;", "eu,,us")
+	// Without htmx: the page with 422.
+	res = cs.admin.PostForm("/variables", url.Values{"name": {""}, "value": {"v"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "Enter a name.", "<!doctype html>")
+
+	res = cs.admin.PostForm("/variables", url.Values{"name": {"REGION"}, "value": {"eu-west-1"}, "zones": {"test-zone"}}, htmx)
+	wantStatus(t, res, http.StatusOK)
+	if res.Header.Get("HX-Redirect") != "/variables" {
+		t.Fatalf("create HX-Redirect = %q", res.Header.Get("HX-Redirect"))
+	}
+	// A protected value that fails another check is not echoed back.
+	res = cs.admin.PostForm("/variables", url.Values{"name": {"REGION"}, "value": {"hunter2-secret"}, "protected": {"true"}}, htmx)
+	wantBody(t, res, "already exists", "Type the protected value again")
+	wantNoBody(t, res, "hunter2-secret")
+	res = cs.admin.PostForm("/variables", url.Values{"name": {"TOKEN"}, "value": {"hunter2-secret"}, "protected": {"true"}, "restricted": {"true"}})
+	wantStatus(t, res, http.StatusSeeOther)
+
+	page = cs.admin.Get("/variables")
+	wantBody(t, page, "Variable “TOKEN” created.", "REGION", "eu-west-1", "TOKEN", models.MaskedValue, "Reveal", "protected", "restricted", `hx-confirm="Delete the variable “REGION”?`)
+	wantNoBody(t, page, "hunter2-secret")
+
+	var list []tvar
+	cs.admin.Get("/api/templatevars").JSON(t, &list)
+	var token, region tvar
+	for _, v := range list {
+		switch v.Name {
+		case "TOKEN":
+			token = v
+		case "REGION":
+			region = v
+		}
+	}
+	// Reveal swaps in the value for this user only, on request.
+	res = cs.admin.Get(path("/variables/%d/reveal", token.ID), htmx)
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "hunter2-secret")
+	if !isFragment(res) {
+		t.Fatal("reveal answered htmx with a whole page")
+	}
+
+	// The edit form never carries the protected value; empty keeps it.
+	edit := cs.admin.Get(path("/variables/%d/edit", token.ID))
+	wantStatus(t, edit, http.StatusOK)
+	wantNoBody(t, edit, "hunter2-secret")
+	wantBody(t, edit, "Leave this empty to keep it")
+	res = cs.admin.PostForm(path("/variables/%d", token.ID), url.Values{"name": {"TOKEN"}, "value": {""}, "protected": {"true"}})
+	wantStatus(t, res, http.StatusSeeOther)
+	wantBody(t, cs.admin.Get(path("/api/templatevars/%d?reveal=true", token.ID)), "hunter2-secret")
+
+	// Delete: htmx gets 200 with an empty body so the row goes.
+	res = cs.admin.PostForm(path("/variables/%d/delete", region.ID), nil, htmx)
+	wantStatus(t, res, http.StatusOK)
+	if strings.TrimSpace(res.Body) != "" {
+		t.Fatalf("htmx delete body = %q, want empty", res.Body)
+	}
+	wantNoBody(t, cs.admin.Get("/variables"), "eu-west-1")
+}
+
+func TestTemplatePreview(t *testing.T) {
+	cs := startCast(t)
+	createVariable(t, cs.admin, map[string]any{"name": "IMAGE", "value": "ubuntu:24.04"})
+	createVariable(t, cs.admin, map[string]any{"name": "PASSWORD", "value": "pr3view-secret", "protected": true})
+	createVariable(t, cs.admin, map[string]any{"name": "ELSEWHERE", "value": "other-zone-value", "zones": []string{"other-zone"}})
+	createVariable(t, cs.admin, map[string]any{"name": "LOCAL_ONLY", "value": "restricted-but-here", "restricted": true})
+	body := "image: ${{ .var.IMAGE }}\n" +
+		"password: ${{.var.PASSWORD}}\n" +
+		"other: ${{ .var.ELSEWHERE }}\n" +
+		"missing: ${{ .var.NOPE }}\n" +
+		"bad: ${{ .var.9x }}\n" +
+		"open: ${{ .var.IMAGE\n" +
+		"restricted: ${{ .var.LOCAL_ONLY }}\n" +
+		"case: ${{ .var.image }}\n"
+	tpl := createTemplate(t, cs.admin, map[string]any{"name": "Preview me", "body": body})
+
+	// Anyone who can see the template may preview it; protected values masked.
+	for _, c := range []*knottest.Client{cs.admin, cs.nobody} {
+		res := c.Get(path("/api/templates/%d/preview", tpl.ID))
+		wantStatus(t, res, http.StatusOK)
+		wantNoBody(t, res, "pr3view-secret", "other-zone-value")
+		var p struct {
+			Body     string `json:"body"`
+			Problems []struct {
+				Line    int    `json:"line"`
+				Name    string `json:"name"`
+				Message string `json:"message"`
+			} `json:"problems"`
+		}
+		res.JSON(t, &p)
+		wantLines := []string{
+			"image: ubuntu:24.04",
+			"password: " + models.MaskedValue,
+			"other: ${{ .var.ELSEWHERE }}",
+			"missing: ${{ .var.NOPE }}",
+			"bad: ${{ .var.9x }}",
+			"open: ${{ .var.IMAGE",
+			"restricted: restricted-but-here",
+			"case: ${{ .var.image }}",
+		}
+		if got := strings.Split(strings.TrimSuffix(p.Body, "\n"), "\n"); !slices.Equal(got, wantLines) {
+			t.Fatalf("preview body =\n%s\nwant\n%s", p.Body, strings.Join(wantLines, "\n"))
+		}
+		type prob struct {
+			line int
+			name string
+			msg  string
+		}
+		want := []prob{
+			{3, "ELSEWHERE", `line 3: unknown variable "ELSEWHERE"`},
+			{4, "NOPE", `line 4: unknown variable "NOPE"`},
+			{5, "", `line 5: "9x" is not a valid variable name`},
+			{6, "", "line 6: a reference opened with ${{ is not closed with }} on the same line"},
+			{8, "image", `line 8: unknown variable "image"`},
+		}
+		if len(p.Problems) != len(want) {
+			t.Fatalf("problems = %+v, want %d", p.Problems, len(want))
+		}
+		for i, w := range want {
+			got := p.Problems[i]
+			if got.Line != w.line || got.Name != w.name || !strings.HasPrefix(got.Message, w.msg) {
+				t.Errorf("problem %d = %+v, want line %d name %q message %q", i, got, w.line, w.name, w.msg)
+			}
+		}
+	}
+
+	page := cs.nobody.Get(path("/templates/%d/preview", tpl.ID))
+	wantStatus(t, page, http.StatusOK)
+	wantBody(t, page, "Preview: Preview me", "image: ubuntu:24.04", models.MaskedValue, "5 references could not be filled in",
+		"line 4: unknown variable &#34;NOPE&#34;", "line 5: &#34;9x&#34; is not a valid variable name")
+	wantNoBody(t, page, "pr3view-secret")
+	wantBody(t, cs.nobody.Get("/templates"), path(`href="/templates/%d/preview"`, tpl.ID))
+
+	// A template the user cannot see cannot be previewed; nothing is a 500.
+	hidden := createTemplate(t, cs.admin, map[string]any{"name": "Hidden", "active": false, "body": "x"})
+	wantStatus(t, cs.nobody.Get(path("/api/templates/%d/preview", hidden.ID)), http.StatusNotFound)
+	wantStatus(t, cs.nobody.Get(path("/templates/%d/preview", hidden.ID)), http.StatusNotFound)
+	wantStatus(t, cs.admin.Get(path("/api/templates/%d/preview", hidden.ID)), http.StatusOK)
+	wantStatus(t, cs.nobody.Get("/api/templates/99999/preview"), http.StatusNotFound)
+	wantStatus(t, cs.nobody.Get("/templates/abc/preview"), http.StatusNotFound)
+	odd := createTemplate(t, cs.admin, map[string]any{"name": "Odd", "body": "${{ }}${{${{ .var. }} }}\n}}${{ .env.HOME }}${{"})
+	res := cs.nobody.Get(path("/api/templates/%d/preview", odd.ID))
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "is not a variable reference", "is not closed")
+}

@@ -1,0 +1,87 @@
+package leaf
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/vault"
+)
+
+// TestVariableFetchFailureMarksTheStatus: when hello and templates succeed
+// but the variables fetch fails, the status says so exactly as for a
+// template failure, and the cached variables stay.
+func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
+	var failVars atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc(PathHello, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"name":"o","version":"1","protocol":1,"user":{"id":3,"username":"u","email":"u@x"}}`))
+	})
+	mux.HandleFunc(PathTemplates, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"t1"`)
+		w.Write([]byte(`[]`))
+	})
+	mux.HandleFunc(PathTemplateVars, func(w http.ResponseWriter, r *http.Request) {
+		if failVars.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Write([]byte(`[{"id":7,"name":"SECRET","value":"s3cret-value","zones":[],"protected":true,"updated_at":"2026-11-02T09:00:00Z"}]`))
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "origin.crt")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	cfg := config.Default()
+	cfg.Server.Origin.Server = srv.URL
+	cfg.Server.Origin.Token = "s3cr3t-tok"
+	cfg.Server.Origin.CAFile = caFile
+
+	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "leaf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { models.Close(db) })
+	key := make([]byte, vault.KeySize)
+	rand.Read(key)
+	v, _ := vault.New(key)
+	s, err := NewService(&cfg, db, v, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.State != StateConnected {
+		t.Fatalf("status = %+v", st)
+	}
+	got, err := models.ClusterVariableByID(context.Background(), db, v, 7, true)
+	if err != nil || got.Value != "s3cret-value" || !got.Protected {
+		t.Fatalf("cached variable = %+v, %v", got, err)
+	}
+
+	failVars.Store(true)
+	if err := s.Sync(context.Background()); err == nil {
+		t.Fatal("sync succeeded while the variables fetch failed")
+	}
+	st := s.Status()
+	if st.State != StateUnreachable || st.NextRetry.IsZero() {
+		t.Fatalf("status after a failed variables fetch = %+v", st)
+	}
+	if got, err := models.ClusterVariableByID(context.Background(), db, v, 7, true); err != nil || got.Value != "s3cret-value" {
+		t.Fatalf("cached variable after a failed fetch = %+v, %v", got, err)
+	}
+}
