@@ -17,6 +17,10 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
+// maxVariableBodyBytes bounds a variable's API body: the value may be up to
+// models.MaxVariableValueBytes, and JSON escaping can double it.
+const maxVariableBodyBytes = 2*models.MaxVariableValueBytes + 16<<10
+
 // maxVariableFormBytes fits the largest value even when every byte is
 // percent-encoded, so the user gets the message beside the field.
 const maxVariableFormBytes = 3*models.MaxVariableValueBytes + 16<<10
@@ -370,7 +374,7 @@ func (h *Handlers) apiVariableCreate(c *gin.Context) {
 		return
 	}
 	var req variableRequest
-	if !h.decodeJSON(c, &req) {
+	if !h.decodeJSON(c, &req, maxVariableBodyBytes) {
 		return
 	}
 	var in models.VariableInput
@@ -395,7 +399,7 @@ func (h *Handlers) apiVariableUpdate(c *gin.Context) {
 		return
 	}
 	var req variableRequest
-	if !h.decodeJSON(c, &req) {
+	if !h.decodeJSON(c, &req, maxVariableBodyBytes) {
 		return
 	}
 	// Revealed so that a PUT without "value" keeps a protected value.
