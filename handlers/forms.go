@@ -66,4 +66,3 @@ func formErrors(err error) (errs models.FieldErrors, status int, ok bool) {
 	}
 	return nil, 0, false
 }
-

@@ -97,5 +97,3 @@ func isFragment(res *knottest.Response) bool {
 	lower := strings.ToLower(res.Body)
 	return !strings.Contains(lower, "<html") && !strings.Contains(lower, "<!doctype")
 }
-
-

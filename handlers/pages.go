@@ -14,14 +14,6 @@ func (h *Handlers) apiTokensPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("API Tokens", "api-tokens", "API tokens are not available in this build yet."))
 }
 
-func (h *Handlers) usersPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("Users", "users", "User management is not available in this build yet."))
-}
-
-func (h *Handlers) rolesPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.EmptyPage("Roles", "roles", "Role management is not available in this build yet."))
-}
-
 func (h *Handlers) leafNodesPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.EmptyPage("Leaf Nodes", "leaf-nodes", "No leaf nodes have connected to this server yet."))
 }
