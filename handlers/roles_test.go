@@ -266,6 +266,15 @@ func TestRolesAPIRefusesBadBodies(t *testing.T) {
 			wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/roles", tc.body), tc.code, tc.msg)
 		})
 	}
+	// A huge unknown value is not echoed back whole.
+	res := cs.admin.JSONRequest(http.MethodPost, "/api/roles", `{"name":"x","permissions":["`+strings.Repeat("é", 5000)+`"]}`)
+	if msg := apiError(t, res); len(msg) > 400 || !strings.Contains(msg, strings.Repeat("é", 64)+"…”") {
+		t.Fatalf("message for a huge permission is %d bytes: %.120s", len(msg), msg)
+	}
+	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", `{"username":"x","roles":["`+strings.Repeat("r", 5000)+`"]}`)
+	if msg := apiError(t, res); len(msg) > 400 || !strings.HasPrefix(msg, "roles: Unknown role “rrr") {
+		t.Fatalf("message for a huge role name is %d bytes: %.120s", len(msg), msg)
+	}
 	// Duplicates in the list are harmless; the order follows AllPermissions.
 	r := createRole(t, cs.admin, "Dupes", models.PermViewLeafNodes, models.PermManageUsers, models.PermViewLeafNodes)
 	if !slices.Equal(r.Permissions, []string{models.PermManageUsers, models.PermViewLeafNodes}) {

@@ -164,10 +164,7 @@ func validateRoleName(name *string) string {
 func NormalizePermissions(perms []string) ([]string, string) {
 	for _, p := range perms {
 		if !slices.Contains(AllPermissions, p) {
-			if len(p) > 64 {
-				p = p[:64] + "…"
-			}
-			return nil, fmt.Sprintf("Unknown permission “%s”; choose from %s.", p, strings.Join(AllPermissions, ", "))
+			return nil, fmt.Sprintf("Unknown permission “%s”; choose from %s.", clip(p, 64), strings.Join(AllPermissions, ", "))
 		}
 	}
 	out := []string{}
@@ -374,6 +371,15 @@ func nameList(names []string, max int) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
+// clip shortens s to at most n characters for echoing it in a message, so
+// a megabyte of nonsense is not sent back.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
 func pluralVerb(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -390,10 +396,7 @@ func RoleIDsByName(ctx context.Context, db *gorm.DB, names []string) ([]uint, st
 		var r Role
 		err := db.WithContext(ctx).Where("name = ?", strings.TrimSpace(n)).First(&r).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			if len(n) > 64 {
-				n = n[:64] + "…"
-			}
-			return nil, fmt.Sprintf("Unknown role “%s”.", n), nil
+			return nil, fmt.Sprintf("Unknown role “%s”.", clip(n, 64)), nil
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("find role %q: %w", n, err)
