@@ -343,6 +343,10 @@ func TestTemplatesPageSearch(t *testing.T) {
 	none := cs.dev.Get("/templates?q="+url.QueryEscape(`<img src=x onerror=alert(1)>`), htmx)
 	wantBody(t, none, "No templates match “&lt;img src=x onerror=alert(1)&gt;”.")
 	wantNoBody(t, none, "<img")
+	// The API searches the same way.
+	if got := names(listTemplates(t, cs.dev, "?q=JUPYTER")); !slices.Equal(got, []string{"Python"}) {
+		t.Fatalf("API search = %q", got)
+	}
 	// A huge query is harmless.
 	wantStatus(t, cs.dev.Get("/templates?q="+strings.Repeat("a", 4000), htmx), http.StatusOK)
 }
