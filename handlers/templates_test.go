@@ -331,6 +331,10 @@ func TestTemplatesPageSearch(t *testing.T) {
 	wantBody(t, frag, "<strong>Python</strong>")
 	wantNoBody(t, frag, "Go toolchain", "Straße")
 
+	// Going back to a URL the search box put in the address bar makes htmx
+	// ask for it again as a history restore: that needs the whole page.
+	restore := cs.dev.Get("/templates?q=JUPYTER", htmx, "HX-History-Restore-Request: true")
+	wantBody(t, restore, "<html", `name="q" value="JUPYTER"`)
 	// Without JavaScript: a full page, the query kept in the box.
 	full := cs.dev.Get("/templates?q=tool")
 	wantBody(t, full, "<strong>Go toolchain</strong>", `name="q" value="tool"`, "<html")
