@@ -176,20 +176,10 @@ func NormalizePermissions(perms []string) ([]string, string) {
 	return out, ""
 }
 
-// CanGrant reports whether the identity holds every permission in perms.
-// Nobody may hand out a permission they lack themselves: without this
+// missing lists the permissions in perms that the identity lacks. Nobody
+// may hand out a permission they do not hold themselves: without this
 // rule a user with only manage_roles or manage_users could make
 // themselves an Admin.
-func (i *Identity) CanGrant(perms []string) bool {
-	for _, p := range perms {
-		if !i.Can(p) {
-			return false
-		}
-	}
-	return true
-}
-
-// missing lists the permissions in perms that the identity lacks.
 func (i *Identity) missing(perms []string) []string {
 	var out []string
 	for _, p := range perms {
