@@ -43,7 +43,7 @@ func (h *Handlers) leafGate(c *gin.Context) {
 	}
 	id := webctx.Identity(c.Request.Context())
 	if id == nil || id.TokenID == 0 {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "Authentication token is not valid"})
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "Authentication required: the leaf protocol takes an API token (Authorization: Bearer <token>), not a browser session"})
 		return
 	}
 	c.Next()

@@ -60,8 +60,6 @@ func (h *Handlers) engine() *gin.Engine {
 	signedIn.DELETE("/api-tokens/:id", tokens(h.deleteToken)...)
 	signedIn.GET("/api-tokens/:id/delete", tokens(h.confirmDeleteToken)...)
 	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteTokenSubmit)...)
-	signedIn.GET("/users", h.requirePerm(models.PermManageUsers), h.usersPage)
-	signedIn.GET("/roles", h.requirePerm(models.PermManageRoles), h.rolesPage)
 	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
 
 	// HTML forms can only GET and POST, so updates are POST /x/:id and
@@ -85,6 +83,22 @@ func (h *Handlers) engine() *gin.Engine {
 	variables.POST("/:id/delete", h.variableDelete)
 	// A preview is for whoever can see the template (see preview).
 	signedIn.GET("/templates/:id/preview", h.templatePreviewPage)
+
+	users := signedIn.Group("/users", h.requirePerm(models.PermManageUsers))
+	users.GET("", h.usersPage)
+	users.GET("/new", h.userNewPage)
+	users.POST("", h.userCreate)
+	users.GET("/:id/edit", h.userEditPage)
+	users.POST("/:id", h.userUpdate)
+	users.POST("/:id/password", h.userSetPassword)
+
+	roles := signedIn.Group("/roles", h.requirePerm(models.PermManageRoles))
+	roles.GET("", h.rolesPage)
+	roles.GET("/new", h.roleNewPage)
+	roles.POST("", h.roleCreate)
+	roles.GET("/:id/edit", h.roleEditPage)
+	roles.POST("/:id", h.roleUpdate)
+	roles.POST("/:id/delete", h.roleDelete)
 
 	api := r.Group("/api")
 	api.GET("/ping", h.ping)
@@ -118,6 +132,18 @@ func (h *Handlers) engine() *gin.Engine {
 	apiVars.GET("/:id", h.apiVariable)
 	apiVars.PUT("/:id", h.apiVariableUpdate)
 	apiVars.DELETE("/:id", h.apiVariableDelete)
+
+	apiUsers := authed.Group("/users", h.requirePerm(models.PermManageUsers))
+	apiUsers.GET("", h.apiUsers)
+	apiUsers.POST("", h.apiUserCreate)
+	apiUsers.GET("/:id", h.apiUser)
+	apiUsers.PUT("/:id", h.apiUserUpdate)
+
+	apiRoles := authed.Group("/roles", h.requirePerm(models.PermManageRoles))
+	apiRoles.GET("", h.apiRoles)
+	apiRoles.POST("", h.apiRoleCreate)
+	apiRoles.PUT("/:id", h.apiRoleUpdate)
+	apiRoles.DELETE("/:id", h.apiRoleDelete)
 
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)

@@ -35,6 +35,7 @@ func (h *Handlers) templateFilter(c *gin.Context) models.TemplateFilter {
 // templatesPage is the list for everyone signed in; for htmx (the search
 // box) it answers with just the list fragment.
 func (h *Handlers) templatesPage(c *gin.Context) {
+	manager := webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates)
 	f := h.templateFilter(c)
 	list, err := models.ListTemplates(c.Request.Context(), h.db, f)
 	if err != nil {
@@ -46,7 +47,7 @@ func (h *Handlers) templatesPage(c *gin.Context) {
 		Zone:      f.Zone,
 		Query:     strings.TrimSpace(f.Query),
 		AllZones:  f.AllZones,
-		Manager:   f.IncludeInactive,
+		Manager:   manager,
 	}
 	if isHTMX(c) {
 		h.render(c, http.StatusOK, views.TemplateList(d))

@@ -331,6 +331,10 @@ func TestTemplatesPageSearch(t *testing.T) {
 	wantBody(t, frag, "<strong>Python</strong>")
 	wantNoBody(t, frag, "Go toolchain", "Straße")
 
+	// Going back to a URL the search box put in the address bar makes htmx
+	// ask for it again as a history restore: that needs the whole page.
+	restore := cs.dev.Get("/templates?q=JUPYTER", htmx, "HX-History-Restore-Request: true")
+	wantBody(t, restore, "<html", `name="q" value="JUPYTER"`)
 	// Without JavaScript: a full page, the query kept in the box.
 	full := cs.dev.Get("/templates?q=tool")
 	wantBody(t, full, "<strong>Go toolchain</strong>", `name="q" value="tool"`, "<html")
@@ -343,6 +347,10 @@ func TestTemplatesPageSearch(t *testing.T) {
 	none := cs.dev.Get("/templates?q="+url.QueryEscape(`<img src=x onerror=alert(1)>`), htmx)
 	wantBody(t, none, "No templates match “&lt;img src=x onerror=alert(1)&gt;”.")
 	wantNoBody(t, none, "<img")
+	// The API searches the same way.
+	if got := names(listTemplates(t, cs.dev, "?q=JUPYTER")); !slices.Equal(got, []string{"Python"}) {
+		t.Fatalf("API search = %q", got)
+	}
 	// A huge query is harmless.
 	wantStatus(t, cs.dev.Get("/templates?q="+strings.Repeat("a", 4000), htmx), http.StatusOK)
 }

@@ -1,5 +1,18 @@
 package models
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
 // Permissions a role can grant.
 const (
 	PermManageUsers     = "manage_users"
@@ -29,7 +42,360 @@ const (
 
 // Role is a named set of permissions.
 type Role struct {
+	ID        uint
+	Name      string
+	Builtin   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RoleSummary is a role as the administration pages and the API show it.
+type RoleSummary struct {
 	ID      uint
 	Name    string
 	Builtin bool
+	// Permissions are in AllPermissions order. Admin always lists every
+	// permission, as LoadIdentity grants them.
+	Permissions []string
+	// Users are the usernames holding the role, sorted.
+	Users []string
+}
+
+// MaxRoleNameLength bounds a role's name.
+const MaxRoleNameLength = 64
+
+// ListRoles returns every role, built-in ones first, then by name.
+func ListRoles(ctx context.Context, db *gorm.DB) ([]RoleSummary, error) {
+	return loadRoleSummaries(db.WithContext(ctx), nil)
+}
+
+// RoleSummaryByID returns one role.
+func RoleSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*RoleSummary, error) {
+	roles, err := loadRoleSummaries(db.WithContext(ctx), []uint{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(roles) == 0 {
+		return nil, ErrNotFound
+	}
+	return &roles[0], nil
+}
+
+// loadRoleSummaries loads the roles with ids (all roles when ids is nil)
+// with their permissions and users, in three queries whatever their number.
+func loadRoleSummaries(tx *gorm.DB, ids []uint) ([]RoleSummary, error) {
+	q := tx.Model(&Role{}).Order("builtin DESC, name COLLATE NOCASE, id")
+	if ids != nil {
+		q = q.Where("id IN ?", ids)
+	}
+	var roles []Role
+	if err := q.Find(&roles).Error; err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	if len(roles) == 0 {
+		return []RoleSummary{}, nil
+	}
+	roleIDs := make([]uint, len(roles))
+	for i, r := range roles {
+		roleIDs[i] = r.ID
+	}
+	var perms []struct {
+		RoleID     uint
+		Permission string
+	}
+	if err := tx.Table("role_permissions").Where("role_id IN ?", roleIDs).Find(&perms).Error; err != nil {
+		return nil, fmt.Errorf("list role permissions: %w", err)
+	}
+	var holders []struct {
+		RoleID   uint
+		Username string
+	}
+	if err := tx.Table("user_roles ur").Select("ur.role_id, u.username").
+		Joins("JOIN users u ON u.id = ur.user_id").Where("ur.role_id IN ?", roleIDs).
+		Order("u.username COLLATE NOCASE").Find(&holders).Error; err != nil {
+		return nil, fmt.Errorf("list role holders: %w", err)
+	}
+	out := make([]RoleSummary, len(roles))
+	for i, r := range roles {
+		s := RoleSummary{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: []string{}, Users: []string{}}
+		var granted []string
+		for _, p := range perms {
+			if p.RoleID == r.ID {
+				granted = append(granted, p.Permission)
+			}
+		}
+		for _, p := range AllPermissions {
+			if r.ID == AdminRoleID || slices.Contains(granted, p) {
+				s.Permissions = append(s.Permissions, p)
+			}
+		}
+		for _, h := range holders {
+			if h.RoleID == r.ID {
+				s.Users = append(s.Users, h.Username)
+			}
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// RoleInput is what it takes to create a role.
+type RoleInput struct {
+	Name        string
+	Permissions []string
+}
+
+// validateRoleName trims name and returns "" or a message.
+func validateRoleName(name *string) string {
+	*name = strings.TrimSpace(*name)
+	switch {
+	case *name == "":
+		return "Enter a name."
+	case !utf8.ValidString(*name):
+		return "A name must be text (UTF-8)."
+	case utf8.RuneCountInString(*name) > MaxRoleNameLength:
+		return fmt.Sprintf("A name can be at most %d characters.", MaxRoleNameLength)
+	case strings.ContainsFunc(*name, unicode.IsControl):
+		return "A name cannot contain tabs, line breaks or control characters."
+	}
+	return ""
+}
+
+// NormalizePermissions checks that every entry is a known permission and
+// returns them de-duplicated in AllPermissions order, or a message.
+func NormalizePermissions(perms []string) ([]string, string) {
+	for _, p := range perms {
+		if !slices.Contains(AllPermissions, p) {
+			return nil, fmt.Sprintf("Unknown permission “%s”; choose from %s.", clip(p, 64), strings.Join(AllPermissions, ", "))
+		}
+	}
+	out := []string{}
+	for _, p := range AllPermissions {
+		if slices.Contains(perms, p) {
+			out = append(out, p)
+		}
+	}
+	return out, ""
+}
+
+// missing lists the permissions in perms that the identity lacks. Nobody
+// may hand out a permission they do not hold themselves: without this
+// rule a user with only manage_roles or manage_users could make
+// themselves an Admin.
+func (i *Identity) missing(perms []string) []string {
+	var out []string
+	for _, p := range perms {
+		if !i.Can(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func duplicateRoleName(name string) error {
+	return &ConflictError{Field: "name", Message: fmt.Sprintf("A role named “%s” already exists; choose another name.", name)}
+}
+
+// CreateRole stores a new custom role on behalf of actor.
+func CreateRole(ctx context.Context, db *gorm.DB, actor *Identity, in RoleInput, now time.Time) (*RoleSummary, error) {
+	errs := FieldErrors{}
+	if msg := validateRoleName(&in.Name); msg != "" {
+		errs["name"] = msg
+	}
+	perms, msg := NormalizePermissions(in.Permissions)
+	if msg != "" {
+		errs["permissions"] = msg
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if miss := actor.missing(perms); len(miss) > 0 {
+		return nil, &ForbiddenError{Field: "permissions", Message: "You can only grant permissions you hold yourself; you lack " + strings.Join(miss, ", ") + "."}
+	}
+	role := Role{Name: in.Name, CreatedAt: now, UpdatedAt: now}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&role).Error; err != nil {
+			return err
+		}
+		return setRolePermissions(tx, role.ID, perms)
+	})
+	if isUniqueViolation(err) {
+		return nil, duplicateRoleName(in.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create role: %w", err)
+	}
+	return RoleSummaryByID(ctx, db, role.ID)
+}
+
+func setRolePermissions(tx *gorm.DB, roleID uint, perms []string) error {
+	if err := tx.Exec(`DELETE FROM role_permissions WHERE role_id = ?`, roleID).Error; err != nil {
+		return err
+	}
+	for _, p := range perms {
+		if err := tx.Exec(`INSERT INTO role_permissions (role_id, permission) VALUES (?, ?)`, roleID, p).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RoleChanges are the fields of a role to change; nil leaves one as it is.
+type RoleChanges struct {
+	Name        *string
+	Permissions *[]string
+}
+
+// UpdateRole changes role id on behalf of actor. Built-in roles keep their
+// names, and Admin keeps every permission.
+func UpdateRole(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch RoleChanges, now time.Time) (*RoleSummary, error) {
+	errs := FieldErrors{}
+	if ch.Name != nil {
+		if msg := validateRoleName(ch.Name); msg != "" {
+			errs["name"] = msg
+		}
+	}
+	var perms []string
+	if ch.Permissions != nil {
+		var msg string
+		if perms, msg = NormalizePermissions(*ch.Permissions); msg != "" {
+			errs["permissions"] = msg
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := loadRoleSummaries(tx, []uint{id})
+		if err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			return ErrNotFound
+		}
+		role := cur[0]
+		if ch.Name != nil && *ch.Name != role.Name && role.Builtin {
+			return FieldErrors{"name": fmt.Sprintf("Built-in roles cannot be renamed; “%s” keeps its name.", role.Name)}
+		}
+		if ch.Permissions != nil && role.ID == AdminRoleID && !slices.Equal(perms, AllPermissions) {
+			return FieldErrors{"permissions": "The Admin role always has every permission; its permissions cannot be changed."}
+		}
+		if ch.Permissions != nil {
+			var added []string
+			for _, p := range perms {
+				if !slices.Contains(role.Permissions, p) {
+					added = append(added, p)
+				}
+			}
+			if miss := actor.missing(added); len(miss) > 0 {
+				return &ForbiddenError{Field: "permissions", Message: "You can only grant permissions you hold yourself; you lack " + strings.Join(miss, ", ") + "."}
+			}
+			if role.ID != AdminRoleID {
+				if err := setRolePermissions(tx, id, perms); err != nil {
+					return err
+				}
+			}
+		}
+		updates := map[string]any{"updated_at": now}
+		if ch.Name != nil {
+			updates["name"] = *ch.Name
+		}
+		return tx.Model(&Role{}).Where("id = ?", id).Updates(updates).Error
+	})
+	var fe FieldErrors
+	var forbidden *ForbiddenError
+	switch {
+	case err == nil:
+	case isUniqueViolation(err):
+		return nil, duplicateRoleName(*ch.Name)
+	case errors.Is(err, ErrNotFound), errors.As(err, &fe), errors.As(err, &forbidden):
+		return nil, err
+	default:
+		return nil, fmt.Errorf("update role %d: %w", id, err)
+	}
+	return RoleSummaryByID(ctx, db, id)
+}
+
+// DeleteRole removes custom role id. Built-in roles and roles someone
+// holds are refused with a ConflictError that says why and who.
+func DeleteRole(ctx context.Context, db *gorm.DB, id uint) error {
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cur, err := loadRoleSummaries(tx, []uint{id})
+		if err != nil {
+			return err
+		}
+		if len(cur) == 0 {
+			return ErrNotFound
+		}
+		role := cur[0]
+		if role.Builtin {
+			return &ConflictError{Message: fmt.Sprintf("“%s” is a built-in role and cannot be deleted.", role.Name)}
+		}
+		if len(role.Users) > 0 {
+			return &ConflictError{Message: fmt.Sprintf("“%s” cannot be deleted while %s %s it; take the role away from them on the Users page first.",
+				role.Name, nameList(role.Users, 5), pluralVerb(len(role.Users), "holds", "hold"))}
+		}
+		return tx.Exec(`DELETE FROM roles WHERE id = ?`, id).Error
+	})
+	var conflict *ConflictError
+	switch {
+	case err == nil, errors.Is(err, ErrNotFound), errors.As(err, &conflict):
+		return err
+	default:
+		return fmt.Errorf("delete role %d: %w", id, err)
+	}
+}
+
+// nameList joins names for a sentence: "a", "a and b", "a, b and c",
+// and past max "a, b, c and 4 others".
+func nameList(names []string, max int) string {
+	if len(names) > max {
+		rest := len(names) - max
+		other := "others"
+		if rest == 1 {
+			other = "other"
+		}
+		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d %s", rest, other)
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// clip shortens s to at most n characters for echoing it in a message, so
+// a megabyte of nonsense is not sent back.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+func pluralVerb(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// RoleIDsByName resolves role names (ignoring case) for the API, which
+// speaks names as whoami does. It returns "" or a message naming the
+// unknown role.
+func RoleIDsByName(ctx context.Context, db *gorm.DB, names []string) ([]uint, string, error) {
+	ids := []uint{}
+	for _, n := range names {
+		var r Role
+		err := db.WithContext(ctx).Where("name = ?", strings.TrimSpace(n)).First(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Sprintf("Unknown role “%s”.", clip(n, 64)), nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("find role %q: %w", n, err)
+		}
+		if !slices.Contains(ids, r.ID) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids, "", nil
 }
