@@ -494,3 +494,16 @@ func TestOriginRateLimitsReachTheLeaf(t *testing.T) {
 		t.Fatalf("rate limiting marked the origin unreachable: %+v", st)
 	}
 }
+
+func TestLeafDeactivationOutlastsTheNextSignIn(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
+	p.leaf.Server.DB().Model(&models.User{}).Where("email = ?", knottest.AdminEmail).Update("active", false)
+	if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("deactivated on the leaf, session = %d", res.StatusCode)
+	}
+	res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "disabled on this leaf") {
+		t.Fatalf("sign-in after deactivation on the leaf = %d", res.StatusCode)
+	}
+}

@@ -221,6 +221,7 @@ func (e *SignInError) Error() string { return e.Message }
 // Messages a person sees when a sign-in on the leaf is refused.
 const (
 	MsgBadCredentials = "The email or password is incorrect."
+	msgDisabledHere   = "This account is disabled on this leaf. Ask the leaf's administrator to enable it."
 	MsgOfflineUnknown = "The cluster cannot be reached right now. While it is away, only people who signed in on this leaf in the last 14 days can sign in."
 )
 
@@ -256,6 +257,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 		}
 		if !s.Status().Healthy() {
 			s.wake()
+		}
+		if !u.Active {
+			return nil, &SignInError{Status: http.StatusForbidden, Message: msgDisabledHere}
 		}
 		return u, nil
 	}
@@ -301,6 +305,9 @@ func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*m
 	}
 	if !models.CheckPassword(u.OfflinePasswordHash, password) {
 		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
+	}
+	if !u.Active {
+		return nil, &SignInError{Status: http.StatusForbidden, Message: msgDisabledHere}
 	}
 	s.log.Info("signed in while the origin is unreachable", "user_id", u.ID)
 	return u, nil

@@ -173,7 +173,9 @@ func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHa
 		}
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
-			u = User{CreatedAt: now}
+			// New here: active. An existing copy keeps its active flag, so a
+			// leaf admin's deactivation is not undone by the next sign-in.
+			u = User{CreatedAt: now, Active: true}
 		case err != nil:
 			return err
 		}
@@ -181,7 +183,6 @@ func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHa
 		u.OriginUserID = &id
 		u.Email = ou.Email
 		u.Username = freeUsername(tx, ou.Username, u.ID, ou.ID)
-		u.Active = true
 		u.PasswordHash = ""
 		u.OfflinePasswordHash = offlineHash
 		u.OriginRoles = string(roles)
