@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -174,10 +175,22 @@ func (h *Handlers) logout(c *gin.Context) {
 }
 
 // safeNext keeps a post-sign-in redirect on this site: a local absolute path
-// only, never "//host" or a scheme.
+// only. Browsers drop tabs and newlines from URLs and read "\\" as "/", so
+// "/\t/evil.example" would become "//evil.example": any control character or
+// backslash is refused, and what is left must parse without a host.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/templates"
+	const fallback = "/templates"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return fallback
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return fallback
 	}
 	return next
 }

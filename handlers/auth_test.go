@@ -320,7 +320,7 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 func TestNextRedirectStaysOnSite(t *testing.T) {
 	srv := knottest.Start(t, knottest.Config(t))
 	srv.SetupAdmin()
-	for _, next := range []string{"//evil.example/", "https://evil.example/", `/\evil.example`, "javascript:alert(1)"} {
+	for _, next := range []string{"//evil.example/", "https://evil.example/", `/\evil.example`, "javascript:alert(1)", "/\t/evil.example", "/\n/evil.example", "/%09/x\x7f", ""} {
 		c := srv.Client()
 		res := c.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}, "next": {next}})
 		if loc := res.Header.Get("Location"); loc != "/templates" {

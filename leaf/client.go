@@ -39,6 +39,8 @@ type OriginError struct {
 	RetryAfter time.Duration
 	// Message is the origin's human error text, if it sent one.
 	Message string
+	// Local marks a failure on the leaf's side (its own database).
+	Local bool
 }
 
 func (e *OriginError) Error() string { return string(e.State) + ": " + e.Detail }
@@ -81,7 +83,11 @@ func NewClient(cfg *config.Config, version string) (*Client, error) {
 		token:   o.Token,
 		selfURL: cfg.Server.URL,
 		version: version,
-		http:    &http.Client{Transport: tr, Timeout: requestTimeout},
+		http: &http.Client{Transport: tr, Timeout: requestTimeout,
+			// Never follow a redirect: a 307 would resend a sign-in's
+			// password, and any redirect could carry the token elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 	}, nil
 }
 
@@ -127,10 +133,15 @@ func (c *Client) Templates(ctx context.Context, etag string) (list []Template, n
 	if res.StatusCode == http.StatusNotModified {
 		return nil, etag, true, nil
 	}
+	seen := map[uint]bool{}
 	for _, t := range list {
 		if t.ID == 0 || t.Name == "" {
 			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a template without an id or a name"}
 		}
+		if seen[t.ID] {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent template id %d twice", t.ID)}
+		}
+		seen[t.ID] = true
 	}
 	return list, res.Header.Get("ETag"), false, nil
 }
@@ -145,10 +156,15 @@ func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, n
 	if res.StatusCode == http.StatusNotModified {
 		return nil, etag, true, nil
 	}
+	seenID, seenName := map[uint]bool{}, map[string]bool{}
 	for _, v := range list {
 		if v.ID == 0 || v.Name == "" {
 			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a variable without an id or a name"}
 		}
+		if seenID[v.ID] || seenName[v.Name] {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent variable %q (id %d) twice", v.Name, v.ID)}
+		}
+		seenID[v.ID], seenName[v.Name] = true, true
 	}
 	return list, res.Header.Get("ETag"), false, nil
 }
@@ -220,6 +236,8 @@ func classifyStatus(res *http.Response, data []byte) error {
 	case eb.Code == CodeLoginRefused, res.StatusCode == http.StatusTooManyRequests:
 		// The origin is fine; it said no to this sign-in.
 		oe.State, oe.Detail = StateConnected, eb.Error
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		oe.State, oe.Detail = StateUnreachable, fmt.Sprintf("the origin redirects (%d) to %q; set server.origin.server to the address it redirects to", res.StatusCode, res.Header.Get("Location"))
 	case res.StatusCode == http.StatusNotFound:
 		oe.State, oe.Detail = StateUnreachable, "the origin has no leaf endpoint at this address (answered 404); check server.origin.server"
 	default:

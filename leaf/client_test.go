@@ -96,6 +96,9 @@ func TestClientClassifiesWhatGoesWrong(t *testing.T) {
 		{"lying: wrong types", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"name":7,"protocol":"one"}`))
 		}, StateUnreachable, "not the JSON"},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/api/leaf/v1/hello", http.StatusTemporaryRedirect)
+		}, StateUnreachable, "redirects (307)"},
 		{"lying: endless body", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"name":"`))
 			chunk := []byte(strings.Repeat("a", 1<<20))
@@ -216,5 +219,30 @@ func TestClientRejectsNamelessTemplates(t *testing.T) {
 	})
 	if _, _, _, err := c.Templates(context.Background(), ""); stateOf(t, err) != StateUnreachable {
 		t.Fatalf("nameless template accepted: %v", err)
+	}
+}
+
+func TestClientRejectsDuplicateTemplateIDs(t *testing.T) {
+	c, _ := fakeOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[{"id":1,"name":"a"},{"id":1,"name":"b"}]`))
+	})
+	_, _, _, err := c.Templates(context.Background(), "")
+	if stateOf(t, err) != StateUnreachable || !strings.Contains(err.Error(), "id 1 twice") {
+		t.Fatalf("duplicate ids accepted: %v", err)
+	}
+}
+
+func TestClientNeverResendsASignInOnRedirect(t *testing.T) {
+	hits := 0
+	c, srv := fakeOrigin(t, nil)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	if _, err := c.Authenticate(context.Background(), "a@b.c", "secret-password"); err == nil {
+		t.Fatal("a redirected sign-in succeeded")
+	}
+	if hits != 1 {
+		t.Fatalf("the origin saw the sign-in %d times, want 1", hits)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,13 @@ func startPair(t *testing.T, o pairOpts) *pair {
 		t.Fatalf("leaf config: %v", err)
 	}
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	// The leaf's loop syncs once at start; wait for it, so that it cannot
+	// land in the middle of a test that moves the clock. After it the loop
+	// sleeps for the hour-long heartbeat (or backs off on failure, which
+	// leaves the state as it is).
+	knottest.Eventually(t, "the leaf's first sync", func() bool {
+		return !strings.HasPrefix(p.status().Message, "Connecting")
+	})
 	return p
 }
 
@@ -505,5 +513,45 @@ func TestLeafDeactivationOutlastsTheNextSignIn(t *testing.T) {
 	res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "disabled on this leaf") {
 		t.Fatalf("sign-in after deactivation on the leaf = %d", res.StatusCode)
+	}
+}
+
+func TestOfflinePasswordIsForgottenWhenTheOriginSaysNo(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first sign-in = %d", res.StatusCode)
+	}
+	// The password changes on the origin; the old one is refused there...
+	hash, _ := models.HashPassword("a brand new password")
+	p.origin.Server.DB().Model(&models.User{}).Where("email = ?", knottest.AdminEmail).Update("password_hash", hash)
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("old password with the origin up = %d", res.StatusCode)
+	}
+	// ...so with the origin away it must not open the leaf either.
+	p.origin.Stop()
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode == http.StatusSeeOther {
+		t.Fatal("a password the origin refused still signs in offline")
+	}
+}
+
+func TestConcurrentSignInsWhileTheOriginIsDown(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
+	p.origin.Stop()
+	svc := p.leaf.Server.Leaf()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			pw := knottest.AdminPassword
+			if i%2 == 1 {
+				pw = "wrong password"
+			}
+			svc.SignIn(context.Background(), knottest.AdminEmail, pw) //nolint:errcheck // the race detector is the assertion
+		})
+	}
+	wg.Go(func() { svc.Sync(context.Background()) }) //nolint:errcheck // expected to fail: the origin is down
+	wg.Wait()
+	if st := p.status(); st.State != leaf.StateUnreachable || st.NextRetry.IsZero() {
+		t.Fatalf("status after concurrent failures = %+v", st)
 	}
 }

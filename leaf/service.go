@@ -43,7 +43,10 @@ type Service struct {
 	status tracker
 	// syncMu serialises syncs so the loop and a test's manual Sync never
 	// interleave their writes to the cache.
-	syncMu   sync.Mutex
+	syncMu sync.Mutex
+	// failMu guards failures: sign-ins report failures from request
+	// goroutines while a sync may be resetting the count.
+	failMu   sync.Mutex
 	failures int
 	kick     chan struct{}
 }
@@ -111,18 +114,26 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// Every failure, the origin's or this leaf's own (a full disk), goes
+	// through failed: logged once, shown in the status, retried with backoff.
+	if err := s.sync(ctx); err != nil {
+		s.failed(err)
+		return err
+	}
+	return nil
+}
+
+func (s *Service) sync(ctx context.Context) error {
 	hello, err := s.client.Hello(ctx)
 	if err != nil {
-		s.failed(err)
 		return err
 	}
 	etag, _, err := models.ClusterSyncState(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("read template cache state: %w", err)
+		return localError("read the template cache", err)
 	}
 	list, newETag, notModified, err := s.client.Templates(ctx, etag)
 	if err != nil {
-		s.failed(err)
 		return err
 	}
 	now := s.now().UTC()
@@ -132,12 +143,14 @@ func (s *Service) Sync(ctx context.Context) error {
 		err = models.ReplaceClusterTemplates(ctx, s.db, toCache(list), newETag, now)
 	}
 	if err != nil {
-		return fmt.Errorf("store the origin's templates: %w", err)
+		return localError("store the origin's templates", err)
 	}
 	if err := s.syncVariables(ctx); err != nil {
 		return err
 	}
+	s.failMu.Lock()
 	s.failures = 0
+	s.failMu.Unlock()
 	s.status.set(StateConnected, fmt.Sprintf("Connected to the origin %s.", s.client.Origin()), now, func(st *Status) {
 		st.LastSync = now
 		st.NextRetry = time.Time{}
@@ -146,16 +159,20 @@ func (s *Service) Sync(ctx context.Context) error {
 	return nil
 }
 
+// localError is a sync failure on this leaf's side, not the origin's.
+func localError(what string, err error) error {
+	return &OriginError{State: StateUnreachable, Local: true, Detail: fmt.Sprintf("this leaf could not %s: %v", what, err)}
+}
+
 // syncVariables refreshes the cached cluster variables like the templates:
 // If-None-Match with the last ETag, a wholesale replace on 200.
 func (s *Service) syncVariables(ctx context.Context) error {
 	etag, err := models.ClusterVariablesETag(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("read variable cache state: %w", err)
+		return localError("read the variable cache", err)
 	}
 	list, newETag, notModified, err := s.client.Variables(ctx, etag)
 	if err != nil {
-		s.failed(err)
 		return err
 	}
 	if notModified {
@@ -166,15 +183,18 @@ func (s *Service) syncVariables(ctx context.Context) error {
 		in = append(in, models.ClusterVariableInput{OriginID: v.ID, Name: v.Name, Value: v.Value, Zones: v.Zones, Protected: v.Protected, UpdatedAt: v.UpdatedAt})
 	}
 	if err := models.ReplaceClusterVariables(ctx, s.db, s.vault, in, newETag); err != nil {
-		return fmt.Errorf("store the origin's variables: %w", err)
+		return localError("store the origin's variables", err)
 	}
 	return nil
 }
 
 func (s *Service) failed(err error) {
 	state, msg := describe(err, s.client.Origin())
+	s.failMu.Lock()
 	s.failures++
-	delay := backoffBase << min(s.failures-1, 10)
+	n := s.failures
+	s.failMu.Unlock()
+	delay := backoffBase << min(n-1, 10)
 	delay = min(delay, backoffCap)
 	// Full jitter in [delay/2, delay) so that many leaves do not reconnect
 	// in lockstep when the origin comes back.
@@ -273,6 +293,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 		return nil, &SignInError{Status: http.StatusTooManyRequests, RetryAfter: oe.RetryAfter,
 			Message: fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)}
 	case oe.Code == CodeLoginRefused:
+		if err := models.ForgetOfflinePassword(ctx, s.db, email); err != nil {
+			s.log.Error("forget the offline password of a refused sign-in", "err", err)
+		}
 		msg := oe.Message
 		if msg == "" || len(msg) > 300 {
 			msg = MsgBadCredentials

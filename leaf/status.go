@@ -85,6 +85,9 @@ func describe(err error, origin string) (State, string) {
 	case StateVersionMismatch:
 		return oe.State, fmt.Sprintf("The origin and this leaf speak different leaf protocol versions (%s). Run the same knot version on both.", oe.Detail)
 	default:
+		if oe.Local {
+			return StateUnreachable, fmt.Sprintf("Syncing with the origin %s failed: %s.", origin, oe.Detail)
+		}
 		return StateUnreachable, fmt.Sprintf("The origin %s is unreachable: %s.", origin, oe.Detail)
 	}
 }

@@ -225,6 +225,15 @@ func OfflineSignInCandidate(ctx context.Context, db *gorm.DB, email string, sinc
 	return &u, nil
 }
 
+// ForgetOfflinePassword drops the offline password of the origin user with
+// email: the origin has just refused them (a changed password, a disabled
+// account), so the old password must not open the leaf while it is away.
+func ForgetOfflinePassword(ctx context.Context, db *gorm.DB, email string) error {
+	return db.WithContext(ctx).Model(&User{}).
+		Where("email = ? AND origin_user_id IS NOT NULL", strings.TrimSpace(email)).
+		Update("offline_password_hash", "").Error
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
