@@ -287,7 +287,14 @@ func (h *Handlers) apiTemplate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	t, err := models.TemplateByID(c.Request.Context(), h.db, id)
+	var t *models.Template
+	var err error
+	if c.Query("source") == models.SourceCluster {
+		// A leaf's copy of an origin template: its id is the origin's.
+		t, err = models.ClusterTemplateByID(c.Request.Context(), h.db, id)
+	} else {
+		t, err = models.TemplateByID(c.Request.Context(), h.db, id)
+	}
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		h.serverError(c, "load the template", err)
 		return
@@ -318,9 +325,19 @@ func (h *Handlers) apiTemplateCreate(c *gin.Context) {
 	c.JSON(http.StatusCreated, toTemplateJSON(t))
 }
 
+// clusterTemplateRefused answers 403 for a write to a cluster template
+// (?source=cluster): on a leaf those are the origin's, read-only here.
+func (h *Handlers) clusterTemplateRefused(c *gin.Context) bool {
+	if c.Query("source") != models.SourceCluster {
+		return false
+	}
+	h.fail(c, http.StatusForbidden, "Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
+	return true
+}
+
 func (h *Handlers) apiTemplateUpdate(c *gin.Context) {
 	id, ok := h.pathID(c)
-	if !ok {
+	if !ok || h.clusterTemplateRefused(c) {
 		return
 	}
 	var req templateRequest
@@ -349,7 +366,7 @@ func (h *Handlers) apiTemplateUpdate(c *gin.Context) {
 
 func (h *Handlers) apiTemplateDelete(c *gin.Context) {
 	id, ok := h.pathID(c)
-	if !ok {
+	if !ok || h.clusterTemplateRefused(c) {
 		return
 	}
 	if err := models.DeleteTemplate(c.Request.Context(), h.db, id); err != nil {

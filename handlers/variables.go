@@ -95,6 +95,13 @@ func (h *Handlers) variableFromForm(c *gin.Context, id uint) (views.VariableForm
 		}
 		f.WasProtected = cur.Protected
 		if cur.Protected && f.Value == "" {
+			if !f.Protected {
+				// Carrying the secret forward here would store it in plain
+				// text: un-protecting takes the value typed again.
+				errs := in.Validate()
+				errs["value"] = "To stop protecting this variable, type its value again."
+				return f, in, errs, nil
+			}
 			cur, err = models.VariableByID(c.Request.Context(), h.db, h.vault, id, true)
 			if err != nil {
 				return f, in, nil, err
@@ -447,15 +454,22 @@ func (h *Handlers) apiVariableDelete(c *gin.Context) {
 // that are not restricted, with protected values in plain text: this
 // answer only travels over the leaf's verified TLS link, and the leaf seals
 // them under its own key. no-store keeps it out of every cache.
+// Protected values reach a leaf only when all three hold: the token's owner
+// may read them here (manage_variables), this origin serves HTTPS, and the
+// leaf verifies the origin's certificate (it asks with protected=false when
+// it does not). Otherwise protected variables are left out of the answer.
 func (h *Handlers) leafTemplateVars(c *gin.Context) {
-	list, err := models.ListVariables(c.Request.Context(), h.db, h.vault, models.VariableFilter{Zone: config.LeafZone, Reveal: true})
+	sendProtected := webctx.Identity(c.Request.Context()).Can(models.PermManageVariables) &&
+		(c.Request.TLS != nil || strings.HasPrefix(h.cfg.Server.URL, "https://")) &&
+		c.Query("protected") != "false"
+	list, err := models.ListVariables(c.Request.Context(), h.db, h.vault, models.VariableFilter{Zone: config.LeafZone, Reveal: sendProtected})
 	if err != nil {
 		h.serverError(c, "list variables for a leaf", err)
 		return
 	}
 	out := make([]leaf.Variable, 0, len(list))
 	for _, v := range list {
-		if v.Restricted {
+		if v.Restricted || v.Protected && !sendProtected {
 			continue
 		}
 		zones := []string(v.Zones)

@@ -145,6 +145,22 @@ func TestProtectedValuesNeverReachTheDatabaseInPlainText(t *testing.T) {
 	}
 	res = cs.admin.Get(path("/api/templatevars/%d?reveal=true", v.ID))
 	wantBody(t, res, secret+"-2")
+
+	// Unticking "protected" with the value left empty must not write the
+	// kept secret back in plain text: it asks for the value instead.
+	res = cs.admin.PostForm(path("/variables/%d", v.ID), url.Values{"name": {"SECRET"}, "value": {""}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "To stop protecting this variable, type its value again.")
+	res = cs.admin.Get(path("/api/templatevars/%d", v.ID))
+	wantBody(t, res, `"protected":true`)
+	all = all[:0]
+	for _, p := range []string{dbPath, dbPath + "-wal"} {
+		b, _ := os.ReadFile(p)
+		all = append(all, b...)
+	}
+	if bytes.Contains(all, []byte(secret)) {
+		t.Fatal("un-protecting without a value wrote the secret in plain text")
+	}
 }
 
 func TestVariablesPage(t *testing.T) {

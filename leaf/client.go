@@ -52,6 +52,9 @@ type Client struct {
 	selfURL string
 	version string
 	http    *http.Client
+	// verified is true when the link to the origin is HTTPS with its
+	// certificate checked: only then are protected values asked for.
+	verified bool
 }
 
 // NewClient builds the origin client from the leaf's configuration: it
@@ -79,10 +82,11 @@ func NewClient(cfg *config.Config, version string) (*Client, error) {
 	tr.TLSClientConfig = tlsCfg
 	tr.Proxy = nil
 	return &Client{
-		base:    o.Server,
-		token:   o.Token,
-		selfURL: cfg.Server.URL,
-		version: version,
+		verified: strings.HasPrefix(o.Server, "https://") && !o.SkipVerify,
+		base:     o.Server,
+		token:    o.Token,
+		selfURL:  cfg.Server.URL,
+		version:  version,
 		http: &http.Client{Transport: tr, Timeout: requestTimeout,
 			// Never follow a redirect: a 307 would resend a sign-in's
 			// password, and any redirect could carry the token elsewhere.
@@ -149,7 +153,11 @@ func (c *Client) Templates(ctx context.Context, etag string) (list []Template, n
 // Variables fetches the template variables the origin offers leaves,
 // revalidating with etag, exactly like Templates.
 func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, newETag string, notModified bool, err error) {
-	res, err := c.do(ctx, http.MethodGet, PathTemplateVars, nil, etag, &list)
+	path := PathTemplateVars
+	if !c.verified {
+		path += "?protected=false"
+	}
+	res, err := c.do(ctx, http.MethodGet, path, nil, etag, &list)
 	if err != nil {
 		return nil, "", false, err
 	}

@@ -301,10 +301,18 @@ func TestLeafTemplatesFollowZones(t *testing.T) {
 	}
 	c.Get("/api/templates").JSON(t, &leafList)
 	for _, x := range leafList {
-		if x.Source == "cluster" {
-			if res := c.Do(http.MethodDelete, "/api/templates/"+ftoa(x.ID), nil); res.StatusCode == http.StatusOK {
-				t.Fatal("a cluster template was deleted on the leaf")
-			}
+		if x.Source != "cluster" {
+			continue
+		}
+		one := c.Get("/api/templates/" + ftoa(x.ID) + "?source=cluster")
+		if one.StatusCode != http.StatusOK || !strings.Contains(one.Body, `"source":"cluster"`) {
+			t.Fatalf("GET a cluster template by id = %d %s", one.StatusCode, one.Body)
+		}
+		if res := c.Do(http.MethodDelete, "/api/templates/"+ftoa(x.ID)+"?source=cluster", nil); res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "read-only") {
+			t.Fatalf("DELETE a cluster template on the leaf = %d", res.StatusCode)
+		}
+		if res := c.JSONRequest(http.MethodPut, "/api/templates/"+ftoa(x.ID)+"?source=cluster", map[string]any{"description": "x"}); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("PUT a cluster template on the leaf = %d", res.StatusCode)
 		}
 	}
 }
@@ -553,5 +561,40 @@ func TestConcurrentSignInsWhileTheOriginIsDown(t *testing.T) {
 	wg.Wait()
 	if st := p.status(); st.State != leaf.StateUnreachable || st.NextRetry.IsZero() {
 		t.Fatalf("status after concurrent failures = %+v", st)
+	}
+}
+
+func TestProtectedValuesReachOnlyVerifiedManagers(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	for _, v := range []map[string]any{
+		{"name": "PLAIN", "value": "plain-value"},
+		{"name": "SECRET", "value": "s3cret-value", "protected": true},
+	} {
+		if res := p.admin.JSONRequest(http.MethodPost, "/api/templatevars", v); res.StatusCode != http.StatusCreated {
+			t.Fatalf("create %v: %d %s", v["name"], res.StatusCode, res.Body)
+		}
+	}
+	p.origin.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+	dev := p.origin.Login("dev@example.com", "devpassword")
+	devToken, _ := createToken(t, dev, "dev's script")
+
+	fetch := func(token, query string) string {
+		t.Helper()
+		res := p.origin.Client().Get(leaf.PathTemplateVars+query, "Authorization: Bearer "+token)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("templatevars = %d %s", res.StatusCode, res.Body)
+		}
+		return res.Body
+	}
+	if body := fetch(p.token, ""); !strings.Contains(body, "s3cret-value") {
+		t.Fatalf("the admin's verified leaf did not get the protected value: %s", body)
+	}
+	for name, body := range map[string]string{
+		"a developer's token":         fetch(devToken, ""),
+		"a leaf that does not verify": fetch(p.token, "?protected=false"),
+	} {
+		if strings.Contains(body, "s3cret") || strings.Contains(body, "SECRET") || !strings.Contains(body, "plain-value") {
+			t.Errorf("%s got %s, want the plain variable only", name, body)
+		}
 	}
 }
