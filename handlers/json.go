@@ -21,6 +21,14 @@ import (
 // models.MaxTemplateBodyBytes, and JSON escaping can double their size.
 const maxJSONBytes = 2*models.MaxTemplateBodyBytes + 64<<10
 
+// overlay sets *dst to *src when the request carried the field (src is not
+// nil): the partial update PUT bodies ask for.
+func overlay[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
 // decodeJSON reads the request body (at most limit bytes) as one JSON
 // object into v. Unknown fields, wrong types, trailing data and oversized
 // bodies are refused with a 400 whose message names the problem; it returns

@@ -244,21 +244,11 @@ type templateRequest struct {
 
 // apply overlays the fields present in r onto in.
 func (r *templateRequest) apply(in *models.TemplateInput) {
-	if r.Name != nil {
-		in.Name = *r.Name
-	}
-	if r.Description != nil {
-		in.Description = *r.Description
-	}
-	if r.Zones != nil {
-		in.Zones = *r.Zones
-	}
-	if r.Active != nil {
-		in.Active = *r.Active
-	}
-	if r.Body != nil {
-		in.Body = *r.Body
-	}
+	overlay(&in.Name, r.Name)
+	overlay(&in.Description, r.Description)
+	overlay(&in.Zones, r.Zones)
+	overlay(&in.Active, r.Active)
+	overlay(&in.Body, r.Body)
 }
 
 // apiTemplates lists templates: for everyone, the active ones available in

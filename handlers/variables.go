@@ -321,21 +321,11 @@ type variableRequest struct {
 }
 
 func (r *variableRequest) apply(in *models.VariableInput) {
-	if r.Name != nil {
-		in.Name = *r.Name
-	}
-	if r.Value != nil {
-		in.Value = *r.Value
-	}
-	if r.Zones != nil {
-		in.Zones = *r.Zones
-	}
-	if r.Protected != nil {
-		in.Protected = *r.Protected
-	}
-	if r.Restricted != nil {
-		in.Restricted = *r.Restricted
-	}
+	overlay(&in.Name, r.Name)
+	overlay(&in.Value, r.Value)
+	overlay(&in.Zones, r.Zones)
+	overlay(&in.Protected, r.Protected)
+	overlay(&in.Restricted, r.Restricted)
 }
 
 func (h *Handlers) apiVariables(c *gin.Context) {
