@@ -598,3 +598,21 @@ func TestProtectedValuesReachOnlyVerifiedManagers(t *testing.T) {
 		}
 	}
 }
+
+func TestHeartbeatRefreshesTheOwnersPermissions(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
+	// On the origin the admin loses the Admin role and becomes a Developer.
+	db := p.origin.Server.DB()
+	db.Exec("INSERT INTO user_roles (user_id, role_id) SELECT id, ? FROM users WHERE email = ?", models.DeveloperRoleID, knottest.AdminEmail)
+	db.Exec("DELETE FROM user_roles WHERE role_id = ? AND user_id = (SELECT id FROM users WHERE email = ?)", models.AdminRoleID, knottest.AdminEmail)
+	p.mustSync()
+	var me struct {
+		Roles       []string `json:"roles"`
+		Permissions []string `json:"permissions"`
+	}
+	c.Get("/api/users/whoami").JSON(t, &me)
+	if !slices.Equal(me.Roles, []string{"Developer"}) || !slices.Equal(me.Permissions, []string{models.PermUseAPITokens}) {
+		t.Fatalf("after a heartbeat the owner on the leaf has %v %v, want the origin's Developer", me.Roles, me.Permissions)
+	}
+}

@@ -128,6 +128,10 @@ func (s *Service) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	owner := hello.User
+	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.now().UTC()); err != nil {
+		return localError("refresh the token owner's permissions", err)
+	}
 	etag, _, err := models.ClusterSyncState(ctx, s.db)
 	if err != nil {
 		return localError("read the template cache", err)

@@ -201,6 +201,24 @@ func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHa
 	return &u, nil
 }
 
+// RefreshOriginUser updates the roles and permissions of the leaf's copy of
+// an origin user, if the leaf has one, from what the origin just said (the
+// hello names the token's owner). Other users are refreshed when they next
+// sign in through the leaf.
+func RefreshOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, now time.Time) error {
+	roles, err := json.Marshal(nonNil(ou.Roles))
+	if err != nil {
+		return err
+	}
+	perms, err := json.Marshal(nonNil(ou.Permissions))
+	if err != nil {
+		return err
+	}
+	return db.WithContext(ctx).Model(&User{}).Where("origin_user_id = ?", ou.ID).Updates(map[string]any{
+		"origin_roles": string(roles), "origin_permissions": string(perms), "updated_at": now,
+	}).Error
+}
+
 // freeUsername keeps the origin's username unless a different local user
 // already has it, in which case the origin id is appended.
 func freeUsername(tx *gorm.DB, want string, selfID, originID uint) string {
