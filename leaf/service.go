@@ -117,6 +117,11 @@ func (s *Service) Sync(ctx context.Context) error {
 	// Every failure, the origin's or this leaf's own (a full disk), goes
 	// through failed: logged once, shown in the status, retried with backoff.
 	if err := s.sync(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: the origin is not to blame, and the status
+			// is about to stop mattering.
+			return ctx.Err()
+		}
 		s.failed(err)
 		return err
 	}
