@@ -164,6 +164,7 @@ func (h *Handlers) startSession(c *gin.Context, userID uint) error {
 		return err
 	}
 	h.sessions.Put(ctx, sessionUserID, int(userID))
+	h.sessions.Put(ctx, sessionLastSeen, h.now().Unix())
 	return nil
 }
 

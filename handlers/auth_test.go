@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
@@ -354,5 +356,55 @@ func TestMenuFollowsPermissions(t *testing.T) {
 	res := none.Get("/api-tokens")
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "Ask your site administrator") {
 		t.Fatalf("GET /api-tokens without permission = %d", res.StatusCode)
+	}
+}
+
+func TestSessionsEndAfterTheIdleTimeout(t *testing.T) {
+	clock := knottest.NewClock()
+	cfg := knottest.Config(t)
+	cfg.Server.SessionIdleTimeout = config.Duration(2 * time.Hour)
+	srv := knottest.Start(t, cfg, knottest.WithClock(clock))
+	c := srv.SetupAdmin()
+	// Each use within the timeout keeps the session alive, however long
+	// the session lives in all.
+	for range 5 {
+		clock.Advance(2*time.Hour - time.Minute)
+		if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+			t.Fatalf("session used every 1h59m = %d", res.StatusCode)
+		}
+	}
+	// Idle for longer than the timeout: signed out, and the page says so by
+	// sending the browser to sign in.
+	clock.Advance(2*time.Hour + time.Second)
+	if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("idle session = %d, want 401", res.StatusCode)
+	}
+	if res := c.Get("/templates"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("idle session page = %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestSessionActivityIsWrittenAtMostOncePerMinute(t *testing.T) {
+	clock := knottest.NewClock()
+	srv := knottest.Start(t, knottest.Config(t), knottest.WithClock(clock))
+	c := srv.SetupAdmin()
+	var before []byte
+	srv.Server.DB().Raw("SELECT data FROM sessions").Row().Scan(&before)
+	for range 20 {
+		if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+			t.Fatalf("whoami = %d", res.StatusCode)
+		}
+		if res := c.Get("/api/users/whoami"); res.Header.Get("Set-Cookie") != "" {
+			t.Fatal("an unchanged session was saved again (Set-Cookie on a plain read)")
+		}
+	}
+	var after []byte
+	srv.Server.DB().Raw("SELECT data FROM sessions").Row().Scan(&after)
+	if string(before) != string(after) {
+		t.Fatal("the session row was rewritten within the same minute")
+	}
+	clock.Advance(time.Minute)
+	if res := c.Get("/api/users/whoami"); res.Header.Get("Set-Cookie") == "" {
+		t.Fatal("a minute later the session's last use was not recorded")
 	}
 }

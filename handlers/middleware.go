@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,7 +14,17 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-const sessionUserID = "user_id"
+// Session keys: who is signed in, and when the session was last used
+// (Unix seconds, written at most once a minute).
+const (
+	sessionUserID   = "user_id"
+	sessionLastSeen = "last_seen"
+)
+
+// lastSeenEvery is how stale the recorded last use may get before a
+// request writes it again: idle sign-outs may come up to this much early,
+// and a session costs one write a minute instead of one per request.
+const lastSeenEvery = time.Minute
 
 // securityHeaders sets headers every response should carry.
 func (h *Handlers) securityHeaders(c *gin.Context) {
@@ -41,7 +52,7 @@ func (h *Handlers) identify(c *gin.Context) {
 		c.Next()
 		return
 	}
-	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 {
+	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 && h.sessionFresh(ctx) {
 		ident, err := models.LoadIdentity(ctx, h.db, uint(uid))
 		switch {
 		case err == nil && ident.Active:
@@ -130,6 +141,22 @@ func bearerToken(header string) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, models.WellFormedToken(token)
+}
+
+// sessionFresh enforces server.session_idle_timeout on the handlers' clock:
+// a session idle for longer is destroyed; an active one has its last use
+// recorded when the record is more than lastSeenEvery old.
+func (h *Handlers) sessionFresh(ctx context.Context) bool {
+	now := h.now()
+	last := time.Unix(h.sessions.GetInt64(ctx, sessionLastSeen), 0)
+	if now.Sub(last) > h.cfg.Server.SessionIdleTimeout.D() {
+		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
+		return false
+	}
+	if now.Sub(last) >= lastSeenEvery {
+		h.sessions.Put(ctx, sessionLastSeen, now.Unix())
+	}
+	return true
 }
 
 func (h *Handlers) appInfo() webctx.App {

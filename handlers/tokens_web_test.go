@@ -46,7 +46,7 @@ func newTokenShown(body string) string {
 
 func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 	clock := knottest.NewClock()
-	srv := knottest.Start(t, knottest.Config(t), knottest.WithClock(clock))
+	srv := knottest.Start(t, daysLongSessions(t), knottest.WithClock(clock))
 	admin := srv.SetupAdmin()
 
 	empty := admin.Get("/api-tokens")

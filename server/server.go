@@ -87,7 +87,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	sessions := scs.New()
 	sessions.Store = s.store
 	sessions.Lifetime = 7 * 24 * time.Hour
-	sessions.IdleTimeout = cfg.Server.SessionIdleTimeout.D()
+	// No scs IdleTimeout: it rewrites the session row on every request.
+	// The handlers enforce server.session_idle_timeout themselves and record
+	// activity at most once a minute (see handlers.identify).
 	sessions.Cookie.Name = "knot_session"
 	sessions.Cookie.HttpOnly = true
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
