@@ -51,12 +51,12 @@ func Load(path string, environ []string) (Config, []string, error) {
 			if err := setFromString(f.val, s); err != nil {
 				return cfg, nil, keyErr(name+" ("+f.key+")", s, err.Error())
 			}
+			delete(env, name)
 		}
 	}
+	// Whatever KNOT_* variable no key consumed is a typo or a leftover.
 	for name := range env {
-		if !knownEnv(name) {
-			warnings = append(warnings, fmt.Sprintf("unknown environment variable %s is ignored", name))
-		}
+		warnings = append(warnings, fmt.Sprintf("unknown environment variable %s is ignored", name))
 	}
 	for _, k := range flatten("", raw) {
 		if !known[k] {
@@ -75,15 +75,6 @@ var secretKeys = map[string]bool{
 	"server.encrypt":      true,
 	"server.origin.token": true,
 	"server.postgres.dsn": true,
-}
-
-func knownEnv(name string) bool {
-	for _, k := range Keys() {
-		if EnvName(k) == name {
-			return true
-		}
-	}
-	return false
 }
 
 // EnvName is the environment variable that overrides key.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
@@ -39,14 +40,15 @@ func (h *Handlers) popNotice(c *gin.Context) string {
 	return h.sessions.PopString(c.Request.Context(), sessionNotice)
 }
 
-// formStatus is the status of a re-rendered form: htmx only swaps 2xx
+// renderForm re-shows a form with its messages: htmx swaps only 2xx
 // answers, so the fragment goes back with 200; a full page says what went
 // wrong in its status.
-func formStatus(c *gin.Context, status int) int {
+func (h *Handlers) renderForm(c *gin.Context, status int, fragment, page templ.Component) {
 	if isHTMX(c) {
-		return http.StatusOK
+		h.render(c, http.StatusOK, fragment)
+		return
 	}
-	return status
+	h.render(c, status, page)
 }
 
 // formErrors turns a refusal from models into the messages a form shows

@@ -162,7 +162,6 @@ func (h *Handlers) sessionFresh(ctx context.Context) bool {
 func (h *Handlers) appInfo() webctx.App {
 	a := webctx.App{
 		Version:       h.version,
-		Zone:          h.cfg.ZoneName(),
 		HideAPITokens: h.cfg.Server.UI.HideAPITokens,
 		Leaf:          h.leaf != nil,
 	}

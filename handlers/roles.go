@@ -109,11 +109,7 @@ func (h *Handlers) roleFormProblem(c *gin.Context, f views.RoleForm, err error) 
 		return
 	}
 	f.Errors = errs
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.RoleEditor(f))
-		return
-	}
-	h.render(c, status, views.RoleFormPage(f))
+	h.renderForm(c, status, views.RoleEditor(f), views.RoleFormPage(f))
 }
 
 // roleDelete removes a custom role. htmx gets an empty 200 (the row goes)

@@ -159,11 +159,7 @@ func (h *Handlers) templateFormProblem(c *gin.Context, f views.TemplateForm, err
 		}
 	}
 	f.Errors = errs
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.TemplateEditor(f))
-		return true
-	}
-	h.render(c, status, views.TemplateFormPage(f))
+	h.renderForm(c, status, views.TemplateEditor(f), views.TemplateFormPage(f))
 	return true
 }
 

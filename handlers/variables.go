@@ -181,11 +181,7 @@ func (h *Handlers) variableFormProblem(c *gin.Context, f views.VariableForm, err
 		}
 		f.Value = ""
 	}
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.VariableEditor(f))
-		return true
-	}
-	h.render(c, status, views.VariableFormPage(f))
+	h.renderForm(c, status, views.VariableEditor(f), views.VariableFormPage(f))
 	return true
 }
 

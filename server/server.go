@@ -131,9 +131,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	return s, nil
 }
 
-// Handler is the server's whole HTTP handler.
-func (s *Server) Handler() http.Handler { return s.handler }
-
 // Config is the configuration the server runs with (encryption key filled in).
 func (s *Server) Config() config.Config { return s.cfg }
 

@@ -19,7 +19,6 @@ const (
 // App is what the layout needs to know about this server.
 type App struct {
 	Version       string
-	Zone          string
 	HideAPITokens bool
 	Leaf          bool
 	// LeafBanner is a status message shown on every page of a leaf while
