@@ -1025,3 +1025,13 @@ func TestValidateIsIdempotent(t *testing.T) {
 		t.Errorf("second Validate changed the config: %+v -> %+v", cfg, again)
 	}
 }
+
+func TestUnknownEnvironmentVariablesWarn(t *testing.T) {
+	_, warnings, err := Load("", []string{"KNOT_SERVER_LISEN=:4000", "KNOT_SERVER_LISTEN=:4001", "OTHER_VAR=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "KNOT_SERVER_LISEN") {
+		t.Fatalf("warnings = %q, want exactly one naming KNOT_SERVER_LISEN", warnings)
+	}
+}
