@@ -40,6 +40,7 @@ type Server struct {
 	TLS                TLS      `toml:"tls"`
 	SQLite             SQLite   `toml:"sqlite"`
 	Postgres           Postgres `toml:"postgres"`
+	Metrics            Metrics  `toml:"metrics"`
 	Cluster            Cluster  `toml:"cluster"`
 	Origin             Origin   `toml:"origin"`
 	UI                 UI       `toml:"ui"`
@@ -58,6 +59,36 @@ type SQLite struct {
 type Postgres struct {
 	Enabled bool   `toml:"enabled"`
 	DSN     string `toml:"dsn"`
+}
+
+// validate checks the DSN's shape; whether it connects is for start-up to
+// find out. The DSN holds a password, so no message repeats it.
+func (p *Postgres) validate() (warnings []string, err error) {
+	p.DSN = strings.TrimSpace(p.DSN)
+	if !p.Enabled {
+		if p.DSN != "" {
+			warnings = append(warnings, "server.postgres.dsn is set but server.postgres.enabled is false: the SQLite database at server.sqlite.path is used")
+		}
+		return warnings, nil
+	}
+	const example = "want a PostgreSQL URL such as postgres://knot:PASSWORD@db.internal:5432/knot?sslmode=require"
+	if p.DSN == "" {
+		return nil, keyErr("server.postgres.dsn", "", example+" (server.postgres.enabled is true)")
+	}
+	if strings.Contains(p.DSN, "://") {
+		u, err := url.Parse(p.DSN)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, keyErr("server.postgres.dsn", "(hidden)", example)
+		}
+	} else if !strings.Contains(p.DSN, "=") {
+		return nil, keyErr("server.postgres.dsn", "(hidden)", example+", or key=value pairs such as host=db.internal dbname=knot")
+	}
+	return nil, nil
+}
+
+// Metrics is where Prometheus metrics are served; off when Listen is empty.
+type Metrics struct {
+	Listen string `toml:"listen"`
 }
 
 type Cluster struct {
@@ -197,8 +228,15 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if strings.TrimSpace(s.SQLite.Path) == "" {
 		return nil, keyErr("server.sqlite.path", s.SQLite.Path, "want a file path such as ./data/knot.db")
 	}
-	if s.Postgres.Enabled {
-		return nil, keyErr("server.postgres.enabled", "true", "PostgreSQL is not supported by this build yet; set it to false and use server.sqlite.path")
+	w, err := s.Postgres.validate()
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, w...)
+	if s.Metrics.Listen != "" {
+		if err := validateListen(s.Metrics.Listen); err != nil {
+			return nil, keyErr("server.metrics.listen", s.Metrics.Listen, err.Error()+", or empty to serve no metrics")
+		}
 	}
 	if s.Cluster.LeafLogin != LeafLoginOwner && s.Cluster.LeafLogin != LeafLoginAny {
 		return nil, keyErr("server.cluster.leaf_login", s.Cluster.LeafLogin, `want "owner" (only the token's owner) or "any" (every active user)`)
@@ -212,7 +250,7 @@ func (c *Config) Validate() (warnings []string, err error) {
 			return nil, keyErr(key, d.String(), "want a duration between 1s and 720h, e.g. \"30s\" or \"1h\"")
 		}
 	}
-	w, err := c.validateOrigin()
+	w, err = c.validateOrigin()
 	if err != nil {
 		return nil, err
 	}

@@ -321,6 +321,7 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 		"server.sqlite.path":               "/tmp/env.db",
 		"server.postgres.enabled":          "false",
 		"server.postgres.dsn":              "postgres://env",
+		"server.metrics.listen":            "127.0.0.1:9100",
 		"server.cluster.allow_leaf_nodes":  "false",
 		"server.cluster.leaf_login":        "any",
 		"server.origin.server":             "https://origin.env",
@@ -359,6 +360,7 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 			TLS:                TLS{UseTLS: false, CertFile: "/c.pem", KeyFile: "/k.pem"},
 			SQLite:             SQLite{Path: "/tmp/env.db"},
 			Postgres:           Postgres{DSN: "postgres://env"},
+			Metrics:            Metrics{Listen: "127.0.0.1:9100"},
 			Cluster:            Cluster{AllowLeafNodes: false, LeafLogin: "any"},
 			Origin: Origin{Server: "https://origin.env", Token: "envtoken", SkipVerify: true,
 				HeartbeatInterval: Duration(7 * time.Second)},
@@ -493,8 +495,14 @@ func TestLoadErrors(t *testing.T) {
 			wantKey: "server.sqlite.path", want: []string{"server.sqlite.path"}},
 		{name: "sqlite path blank", body: "[server.sqlite]\npath = \"  \"\n",
 			wantKey: "server.sqlite.path", want: []string{"server.sqlite.path"}},
-		{name: "postgres enabled", body: "[server.postgres]\nenabled = true\n",
-			wantKey: "server.postgres.enabled", want: []string{"server.postgres.enabled", "true", "not supported"}},
+		{name: "postgres enabled without dsn", body: "[server.postgres]\nenabled = true\n",
+			wantKey: "server.postgres.dsn", want: []string{"server.postgres.dsn", "server.postgres.enabled is true"}},
+		{name: "postgres dsn of another scheme", body: "[server.postgres]\nenabled = true\ndsn = \"mysql://u:s3cret@h/db\"\n",
+			wantKey: "server.postgres.dsn", want: []string{"server.postgres.dsn", "postgres://"}, notWant: []string{"s3cret"}},
+		{name: "postgres dsn neither url nor pairs", body: "[server.postgres]\nenabled = true\ndsn = \"s3cret\"\n",
+			wantKey: "server.postgres.dsn", want: []string{"server.postgres.dsn"}, notWant: []string{"s3cret"}},
+		{name: "metrics listen bad", body: "[server.metrics]\nlisten = \"nine-one-hundred\"\n",
+			wantKey: "server.metrics.listen", want: []string{"server.metrics.listen", "nine-one-hundred"}},
 
 		// Cluster.
 		{name: "leaf_login everyone", body: "[server.cluster]\nleaf_login = \"everyone\"\n",
@@ -564,8 +572,8 @@ func TestLoadErrors(t *testing.T) {
 			want:    []string{"KNOT_SERVER_ORIGIN_HEARTBEAT_INTERVAL", "soon", "duration"}},
 		{name: "env bad listen", env: []string{"KNOT_SERVER_LISTEN=:99999"},
 			wantKey: "server.listen", want: []string{"server.listen", ":99999"}},
-		{name: "env postgres enabled", env: []string{"KNOT_SERVER_POSTGRES_ENABLED=true"},
-			wantKey: "server.postgres.enabled", want: []string{"server.postgres.enabled"}},
+		{name: "env postgres enabled without dsn", env: []string{"KNOT_SERVER_POSTGRES_ENABLED=true"},
+			wantKey: "server.postgres.dsn", want: []string{"server.postgres.dsn"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -674,6 +682,9 @@ path = "/var/lib/knot/knot.db"
 [server.postgres]
 enabled = false
 dsn = ""
+
+[server.metrics]
+listen = "127.0.0.1:9100"
 
 [server.cluster]
 allow_leaf_nodes = false

@@ -32,8 +32,15 @@ key_file = ""
 path = "./data/knot.db"
 
 [server.postgres]
+# A cluster: several knot servers sharing one PostgreSQL database (every
+# server then needs the same server.encrypt). Off: the SQLite file above.
 enabled = false
-dsn = ""
+dsn = ""  # e.g. "postgres://knot:PASSWORD@db.internal:5432/knot?sslmode=require"
+
+[server.metrics]
+# Serve Prometheus metrics at http://LISTEN/metrics; empty serves none.
+# Keep it on a private address: the metrics are not authenticated.
+listen = ""
 
 [server.cluster]
 # Accept leaf nodes connecting to this server.

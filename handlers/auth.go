@@ -79,7 +79,12 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 	password := c.PostForm("password")
 	form := views.LoginForm{Email: email, Next: safeNext(c.PostForm("next"))}
 
-	if ok, wait := h.logins.allow(c.ClientIP(), email); !ok {
+	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), email)
+	if err != nil {
+		h.serverError(c, "check the sign-in rate limit", err)
+		return
+	}
+	if !ok {
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", fmt.Sprint(secs))
 		form.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)
@@ -110,7 +115,9 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		h.render(c, http.StatusInternalServerError, views.LoginPage(form))
 		return
 	}
-	h.logins.forget(email)
+	if err := h.logins.forget(c.Request.Context(), email); err != nil {
+		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
+	}
 	if err := models.RecordLogin(c.Request.Context(), h.db, u.ID, h.now().UTC()); err != nil {
 		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
 	}

@@ -52,6 +52,9 @@ func (h *Handlers) SweepTokens(ctx context.Context) (int64, error) {
 		}
 		return 0, err
 	}
+	if _, err := h.logins.sweep(ctx); err != nil && ctx.Err() == nil {
+		h.log.Warn("sweep idle sign-in rate limits", "err", err)
+	}
 	level := slog.LevelDebug
 	if n > 0 {
 		level = slog.LevelInfo

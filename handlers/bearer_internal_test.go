@@ -22,7 +22,7 @@ import (
 // relies on; nothing public shows it, so this looks inside.
 func TestBearerIdentityCarriesTheTokenID(t *testing.T) {
 	ctx := context.Background()
-	db, err := models.Open(ctx, filepath.Join(t.TempDir(), "knot.db"))
+	db, err := models.OpenSQLite(ctx, filepath.Join(t.TempDir(), "knot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

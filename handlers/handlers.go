@@ -64,7 +64,7 @@ func New(d Deps) *Handlers {
 		log:      d.Logger,
 		version:  d.Version,
 		now:      d.Now,
-		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.Now),
+		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),
 		leaf:     d.Leaf,
 	}
 }

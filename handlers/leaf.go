@@ -84,7 +84,12 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	refuse := func(status int, msg string) {
 		c.AbortWithStatusJSON(status, leaf.ErrorBody{Error: msg, Code: leaf.CodeLoginRefused})
 	}
-	if ok, wait := h.logins.allow(c.ClientIP(), req.Email); !ok {
+	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), req.Email)
+	if err != nil {
+		h.serverError(c, "check the sign-in rate limit", err)
+		return
+	}
+	if !ok {
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", strconv.Itoa(secs))
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)})
@@ -107,7 +112,9 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 		refuse(http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
 		return
 	}
-	h.logins.forget(req.Email)
+	if err := h.logins.forget(c.Request.Context(), req.Email); err != nil {
+		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
+	}
 	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
 	if err != nil {
 		h.log.Error("load user for leaf sign-in", "user_id", u.ID, "err", err)

@@ -359,34 +359,12 @@ func TestTokenExpiresAfter14DaysUnusedAndEveryUseResetsThat(t *testing.T) {
 	}
 }
 
-// countLastUsedWrites installs a trigger that counts the database's row
-// writes to api_tokens.last_used_at.
-func countLastUsedWrites(t *testing.T, srv *knottest.Instance) func() int {
-	t.Helper()
-	db := srv.Server.DB()
-	for _, stmt := range []string{
-		`CREATE TABLE test_touch_log (n INTEGER)`,
-		`CREATE TRIGGER test_touch_count AFTER UPDATE OF last_used_at ON api_tokens BEGIN INSERT INTO test_touch_log VALUES (1); END`,
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return func() int {
-		var n int64
-		if err := db.Raw(`SELECT COUNT(*) FROM test_touch_log`).Scan(&n).Error; err != nil {
-			t.Fatal(err)
-		}
-		return int(n)
-	}
-}
-
 func TestLastUsedIsWrittenAtMostOnceAMinute(t *testing.T) {
 	clock := knottest.NewClock()
 	srv := knottest.Start(t, knottest.Config(t), knottest.WithClock(clock))
 	admin := srv.SetupAdmin()
 	_, token := admin.CreateAPIToken("busy")
-	writes := countLastUsedWrites(t, srv)
+	writes := knottest.CountLastUsedWrites(t, srv.Server.DB())
 	script := srv.Client()
 
 	for i := range 40 {

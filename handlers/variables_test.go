@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -125,15 +124,7 @@ func TestProtectedValuesNeverReachTheDatabaseInPlainText(t *testing.T) {
 	res := cs.admin.PostForm(path("/variables/%d", v.ID), url.Values{"name": {"SECRET"}, "value": {secret + "-2"}, "protected": {"true"}})
 	wantStatus(t, res, http.StatusSeeOther)
 
-	dbPath := cs.srv.Cfg.Server.SQLite.Path
-	var all []byte
-	for _, p := range []string{dbPath, dbPath + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
+	all := cs.srv.StoredBytes()
 	if !bytes.Contains(all, []byte(plain)) {
 		t.Fatal("the unprotected value is not in the database files either: this test reads the wrong files")
 	}
@@ -153,12 +144,7 @@ func TestProtectedValuesNeverReachTheDatabaseInPlainText(t *testing.T) {
 	wantBody(t, res, "To stop protecting this variable, type its value again.")
 	res = cs.admin.Get(path("/api/templatevars/%d", v.ID))
 	wantBody(t, res, `"protected":true`)
-	all = all[:0]
-	for _, p := range []string{dbPath, dbPath + "-wal"} {
-		b, _ := os.ReadFile(p)
-		all = append(all, b...)
-	}
-	if bytes.Contains(all, []byte(secret)) {
+	if bytes.Contains(cs.srv.StoredBytes(), []byte(secret)) {
 		t.Fatal("un-protecting without a value wrote the secret in plain text")
 	}
 }

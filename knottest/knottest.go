@@ -53,7 +53,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // Config returns a configuration for a test server: its own temp data
-// directory, plain HTTP, and sign-in rate limits off (tests of the limits
+// directory (and with KNOT_TEST_DB=postgres its own PostgreSQL database), plain HTTP, and sign-in rate limits off (tests of the limits
 // turn them back on).
 func Config(t testing.TB) config.Config {
 	t.Helper()
@@ -65,6 +65,9 @@ func Config(t testing.TB) config.Config {
 	cfg.Server.TLS.UseTLS = false
 	cfg.Server.AuthIPRateLimiting = false
 	cfg.Server.Zone = "test-zone"
+	if OnPostgres() {
+		cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: NewPostgresDatabase(t)}
+	}
 	if _, err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}

@@ -49,7 +49,7 @@ func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
 	cfg.Server.Origin.Token = "s3cr3t-tok"
 	cfg.Server.Origin.CAFile = caFile
 
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "leaf.db"))
+	db, err := models.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "leaf.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

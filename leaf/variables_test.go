@@ -3,7 +3,6 @@ package leaf_test
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -131,12 +130,7 @@ func TestLeafVariables(t *testing.T) {
 	if p.leaf.Cfg.Server.Encrypt == p.origin.Cfg.Server.Encrypt {
 		t.Fatal("the two servers share a key: the re-encryption is not tested")
 	}
-	dbPath := p.leaf.Cfg.Server.SQLite.Path
-	var raw []byte
-	for _, f := range []string{dbPath, dbPath + "-wal"} {
-		b, _ := os.ReadFile(f)
-		raw = append(raw, b...)
-	}
+	raw := p.leaf.StoredBytes()
 	if !bytes.Contains(raw, []byte("for-leaves")) {
 		t.Fatal("the leaf's database files lack even the plain values: wrong files read")
 	}

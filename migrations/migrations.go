@@ -1,6 +1,10 @@
-// Package migrations holds knot's schema as numbered SQL files, embedded in
-// the binary and applied in order at start-up. Each file runs once, inside a
-// transaction, and is recorded in schema_migrations.
+// Package migrations holds knot's schema as numbered SQL files, one folder
+// per database (sqlite/, postgres/) with the same version numbers in both,
+// embedded in the binary and applied at start-up by goose.
+//
+// Several servers of a cluster may start at once on an empty or older
+// PostgreSQL database: a session-level advisory lock lets exactly one apply
+// each migration while the others wait for it, then find nothing to do.
 package migrations
 
 import (
@@ -9,95 +13,153 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/pressly/goose/v3"
 )
 
-//go:embed *.sql
+//go:embed sqlite/*.sql postgres/*.sql
 var files embed.FS
 
-// Migration is one numbered SQL file.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
+// Dialects knot runs on.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// advisoryLockID is the PostgreSQL advisory lock held while migrating:
+// the bytes of "knot_mig", unlikely to clash with another application's.
+const advisoryLockID int64 = 0x6b6e6f745f6d6967
+
+// Migrator applies the embedded migrations of one dialect to one database.
+type Migrator struct {
+	db       *sql.DB
+	dialect  string
+	provider *goose.Provider
 }
 
-// All returns the embedded migrations sorted by version.
-func All() ([]Migration, error) {
-	names, err := fs.Glob(files, "*.sql")
+// New returns a migrator for db, whose dialect is SQLite or Postgres.
+func New(db *sql.DB, dialect string) (*Migrator, error) {
+	var gd goose.Dialect
+	switch dialect {
+	case SQLite:
+		gd = goose.DialectSQLite3
+	case Postgres:
+		gd = goose.DialectPostgres
+	default:
+		return nil, fmt.Errorf("unknown database dialect %q", dialect)
+	}
+	sub, err := fs.Sub(files, dialect)
 	if err != nil {
 		return nil, err
 	}
-	var out []Migration
-	seen := map[int]string{}
-	for _, name := range names {
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", name)
+	p, err := goose.NewProvider(gd, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("load %s migrations: %w", dialect, err)
+	}
+	return &Migrator{db: db, dialect: dialect, provider: p}, nil
+}
+
+// Up applies every pending migration and returns the files it applied.
+func (m *Migrator) Up(ctx context.Context) ([]string, error) {
+	switch m.dialect {
+	case SQLite:
+		if err := adoptLegacyVersions(ctx, m.db); err != nil {
+			return nil, err
 		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, name, v)
-		}
-		seen[v] = name
-		body, err := files.ReadFile(name)
+	case Postgres:
+		unlock, err := lock(ctx, m.db)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: name, SQL: string(body)})
+		defer unlock()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out, nil
-}
-
-// Apply runs every migration newer than the database's recorded version and
-// returns the names of those it applied.
-func Apply(ctx context.Context, db *sql.DB) ([]string, error) {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at DATETIME NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
-	}
-	all, err := All()
-	if err != nil {
-		return nil, err
-	}
+	results, err := m.provider.Up(ctx)
 	var applied []string
-	for _, m := range all {
-		done, err := applyOne(ctx, db, m)
-		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
-		}
-		if done {
-			applied = append(applied, m.Name)
-		}
+	for _, r := range results {
+		applied = append(applied, r.Source.Path)
+	}
+	if err != nil {
+		return applied, err
 	}
 	return applied, nil
 }
 
-func applyOne(ctx context.Context, db *sql.DB, m Migration) (bool, error) {
+// Pending reports whether the database lacks any embedded migration.
+func (m *Migrator) Pending(ctx context.Context) (bool, error) {
+	return m.provider.HasPending(ctx)
+}
+
+// Latest is the newest embedded version.
+func (m *Migrator) Latest() int64 {
+	src := m.provider.ListSources()
+	if len(src) == 0 {
+		return 0
+	}
+	return src[len(src)-1].Version
+}
+
+// lock takes the cluster-wide migration lock on a connection of its own and
+// returns the function that releases it. pg_advisory_lock blocks until the
+// lock is free, so a waiting server starts the moment the first is done.
+func lock(ctx context.Context, db *sql.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take a connection for the migration lock: %w", err)
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if _, err := conn.ExecContext(lockCtx, `SELECT pg_advisory_lock($1)`, advisoryLockID); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("wait for the migration lock (another server may be migrating): %w", err)
+	}
+	return func() {
+		// A lost connection releases a session lock by itself, so an
+		// error here leaves nothing held.
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, advisoryLockID) //nolint:errcheck
+		conn.Close()
+	}, nil
+}
+
+// adoptLegacyVersions carries a SQLite database made by knot's earlier
+// migrator (which recorded versions in schema_migrations) over to goose's
+// goose_db_version, so that goose continues from where it stopped instead
+// of running the first migrations again on tables that exist. The old
+// table stays as it was.
+func adoptLegacyVersions(ctx context.Context, db *sql.DB) error {
+	has := func(table string) (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n)
+		return n > 0, err
+	}
+	legacy, err := has("schema_migrations")
+	if err != nil || !legacy {
+		return err
+	}
+	adopted, err := has("goose_db_version")
+	if err != nil || adopted {
+		return err
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-		return false, err
+	// The table as goose's SQLite dialect creates it, with the version 0
+	// row goose writes first.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE goose_db_version (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		version_id INTEGER NOT NULL,
+		is_applied INTEGER NOT NULL,
+		tstamp TIMESTAMP DEFAULT (datetime('now')))`); err != nil {
+		return fmt.Errorf("create goose_db_version: %w", err)
 	}
-	if n > 0 {
-		return false, nil
+	if _, err := tx.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1)`); err != nil {
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-		return false, err
+	if _, err := tx.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied)
+		SELECT version, 1 FROM schema_migrations ORDER BY version`); err != nil {
+		return fmt.Errorf("copy schema_migrations: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.Version, m.Name, time.Now().UTC()); err != nil {
-		return false, err
-	}
-	return true, tx.Commit()
+	return tx.Commit()
 }

@@ -1,5 +1,8 @@
 // Package models holds knot's data: GORM structs and every query on them, one
 // file per aggregate. Callers never build SQL; a missing row is ErrNotFound.
+//
+// Every query runs on both SQLite (one server) and PostgreSQL (a cluster).
+// What differs between them lives in the migrations and in dialect.go.
 package models
 
 import (
@@ -8,7 +11,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -20,10 +27,83 @@ import (
 // belong to the caller.
 var ErrNotFound = errors.New("not found")
 
-// Open opens (creating if needed) the SQLite database at path with WAL,
-// a busy timeout, foreign keys and immediate write transactions, then applies
-// the embedded migrations.
-func Open(ctx context.Context, path string) (*gorm.DB, error) {
+// Source says which database to open: a SQLite file, or PostgreSQL.
+type Source struct {
+	// SQLitePath is the database file; used when PostgresDSN is empty.
+	SQLitePath string
+	// PostgresDSN is a PostgreSQL URL or key=value string.
+	PostgresDSN string
+}
+
+// Dialect is migrations.SQLite or migrations.Postgres.
+func (s Source) Dialect() string {
+	if s.PostgresDSN != "" {
+		return migrations.Postgres
+	}
+	return migrations.SQLite
+}
+
+// Open opens the database, waits for it to answer, and applies the
+// embedded migrations. Errors name the config key and, for PostgreSQL, the
+// host; never the password.
+func Open(ctx context.Context, src Source) (*gorm.DB, error) {
+	db, err := connect(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, db); err != nil {
+		Close(db)
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenSQLite opens (creating if needed) and migrates the SQLite file at path.
+func OpenSQLite(ctx context.Context, path string) (*gorm.DB, error) {
+	return Open(ctx, Source{SQLitePath: path})
+}
+
+// Migrate applies every pending migration to db.
+func Migrate(ctx context.Context, db *gorm.DB) error {
+	m, err := Migrator(db)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Up(ctx); err != nil {
+		return fmt.Errorf("migrate the %s database: %w", dialectOf(db), err)
+	}
+	return nil
+}
+
+// Migrator returns the migrator for db's dialect.
+func Migrator(db *gorm.DB) (*migrations.Migrator, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	return migrations.New(sqlDB, dialectOf(db))
+}
+
+var gormConfig = gorm.Config{
+	Logger:                 logger.Default.LogMode(logger.Silent),
+	SkipDefaultTransaction: true,
+	// Every request runs the same few queries (token, user, roles,
+	// templates); preparing them anew each time was about a fifth of
+	// their cost (bench/README.md). The SQL texts are a small fixed
+	// set; the cap keeps a future dynamic query from growing the cache
+	// without bound.
+	PrepareStmt:        true,
+	PrepareStmtMaxSize: 512,
+}
+
+func connect(ctx context.Context, src Source) (*gorm.DB, error) {
+	if src.PostgresDSN != "" {
+		return connectPostgres(ctx, src.PostgresDSN)
+	}
+	return connectSQLite(ctx, src.SQLitePath)
+}
+
+func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
@@ -32,30 +112,56 @@ func Open(ctx context.Context, path string) (*gorm.DB, error) {
 	// _txlock=immediate takes the write lock at BEGIN, so two writers queue on
 	// the busy timeout instead of one failing when it upgrades a read lock.
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		Logger:                 logger.Default.LogMode(logger.Silent),
-		SkipDefaultTransaction: true,
-		// Every request runs the same few queries (token, user, roles,
-		// templates); preparing them anew each time was about a fifth of
-		// their cost (bench/README.md). The SQL texts are a small fixed
-		// set; the cap keeps a future dynamic query from growing the cache
-		// without bound.
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 512,
-	})
+	cfg := gormConfig
+	db, err := gorm.Open(sqlite.Open(dsn), &cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
+	// Keep the connections open under load: closing and reopening a SQLite
+	// connection re-reads the schema and loses its prepared statements.
+	sqlDB.SetMaxIdleConns(8)
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	if _, err := migrations.Apply(ctx, sqlDB); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func connectPostgres(ctx context.Context, dsn string) (*gorm.DB, error) {
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors can quote the DSN, password included.
+		return nil, errors.New("server.postgres.dsn: cannot be parsed; want a URL such as postgres://knot:PASSWORD@db.internal:5432/knot?sslmode=require")
+	}
+	host := fmt.Sprintf("%s:%d", pc.Host, pc.Port)
+	redact := func(err error) error {
+		msg := err.Error()
+		if pc.Password != "" {
+			msg = strings.ReplaceAll(msg, pc.Password, "********")
+		}
+		return fmt.Errorf("server.postgres.dsn: cannot connect to PostgreSQL at %s (database %q, user %q): %s", host, pc.Database, pc.User, msg)
+	}
+	cfg := gormConfig
+	db, err := gorm.Open(postgres.Open(dsn), &cfg)
+	if err != nil {
+		return nil, redact(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, redact(err)
+	}
+	sqlDB.SetMaxOpenConns(32)
+	sqlDB.SetMaxIdleConns(16)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, redact(err)
 	}
 	return db, nil
 }
@@ -67,6 +173,15 @@ func Close(db *gorm.DB) error {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
 }
 
 func notFound(err error) error {

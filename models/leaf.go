@@ -115,7 +115,7 @@ func MarkClusterTemplatesFresh(ctx context.Context, db *gorm.DB, now time.Time) 
 // ClusterTemplates returns the cached list, sorted by name.
 func ClusterTemplates(ctx context.Context, db *gorm.DB) ([]ClusterTemplate, error) {
 	var out []ClusterTemplate
-	err := db.WithContext(ctx).Order("name COLLATE NOCASE").Find(&out).Error
+	err := db.WithContext(ctx).Order("lower(name)").Find(&out).Error
 	return out, err
 }
 

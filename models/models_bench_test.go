@@ -22,7 +22,7 @@ import (
 
 func openBenchDB(b *testing.B) *gorm.DB {
 	b.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(b.TempDir(), "knot.db"))
+	db, err := models.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "knot.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func RoleSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*RoleSummary, e
 // loadRoleSummaries loads the roles with ids (all roles when ids is nil)
 // with their permissions and users, in three queries whatever their number.
 func loadRoleSummaries(tx *gorm.DB, ids []uint) ([]RoleSummary, error) {
-	q := tx.Model(&Role{}).Order("builtin DESC, name COLLATE NOCASE, id")
+	q := tx.Model(&Role{}).Order("builtin DESC, lower(name), id")
 	if ids != nil {
 		q = q.Where("id IN ?", ids)
 	}
@@ -112,7 +112,7 @@ func loadRoleSummaries(tx *gorm.DB, ids []uint) ([]RoleSummary, error) {
 	}
 	if err := tx.Table("user_roles ur").Select("ur.role_id, u.username").
 		Joins("JOIN users u ON u.id = ur.user_id").Where("ur.role_id IN ?", roleIDs).
-		Order("u.username COLLATE NOCASE").Find(&holders).Error; err != nil {
+		Order("lower(u.username)").Find(&holders).Error; err != nil {
 		return nil, fmt.Errorf("list role holders: %w", err)
 	}
 	out := make([]RoleSummary, len(roles))

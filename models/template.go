@@ -124,7 +124,7 @@ const MaxTemplateQueryLength = 200
 // implementation (ZoneAllows), and Go's case folding handles non-ASCII
 // text that SQLite's LIKE does not.
 func ListTemplates(ctx context.Context, db *gorm.DB, f TemplateFilter) ([]Template, error) {
-	q := db.WithContext(ctx).Order("name COLLATE NOCASE, id")
+	q := db.WithContext(ctx).Order("lower(name), id")
 	if !f.IncludeInactive {
 		q = q.Where("active = ?", true)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,20 +12,18 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
+// openDB opens a database of the test's own: SQLite, or PostgreSQL with
+// KNOT_TEST_DB=postgres.
 func openDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "knot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { models.Close(db) })
-	return db
+	return knottest.OpenDB(t)
 }
 
 func newVault(t *testing.T) *vault.Vault {
@@ -245,34 +242,12 @@ func TestExpiryIs14DaysAfterLastUse(t *testing.T) {
 	}
 }
 
-// countLastUsedWrites installs a trigger that counts every row write to
-// api_tokens.last_used_at, so tests count the database's writes rather
-// than trust the code's own account of them.
-func countLastUsedWrites(t *testing.T, db *gorm.DB) func() int {
-	t.Helper()
-	for _, stmt := range []string{
-		`CREATE TABLE test_touch_log (n INTEGER)`,
-		`CREATE TRIGGER test_touch_count AFTER UPDATE OF last_used_at ON api_tokens BEGIN INSERT INTO test_touch_log VALUES (1); END`,
-	} {
-		if err := db.Exec(stmt).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return func() int {
-		var n int64
-		if err := db.Raw(`SELECT COUNT(*) FROM test_touch_log`).Scan(&n).Error; err != nil {
-			t.Fatal(err)
-		}
-		return int(n)
-	}
-}
-
 func TestTouchWritesAtMostOnceAMinute(t *testing.T) {
 	ctx := context.Background()
 	db, v := openDB(t), newVault(t)
 	uid := addUser(t, db, "alice")
 	_, plain := mustCreate(t, db, v, uid, "t", t0)
-	writes := countLastUsedWrites(t, db)
+	writes := knottest.CountLastUsedWrites(t, db)
 	// The trigger counts rows changed; this counts UPDATE statements sent,
 	// so a use within the minute is seen to cost no write attempt at all.
 	statements := 0

@@ -280,7 +280,3 @@ func LoadIdentity(ctx context.Context, db *gorm.DB, id uint) (*Identity, error) 
 	}
 	return ident, nil
 }
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}

@@ -73,7 +73,7 @@ func UserSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*UserSummary, e
 }
 
 func loadUserSummaries(tx *gorm.DB, ids []uint) ([]UserSummary, error) {
-	q := tx.Model(&User{}).Order("username COLLATE NOCASE, id")
+	q := tx.Model(&User{}).Order("lower(username), id")
 	if ids != nil {
 		q = q.Where("id IN ?", ids)
 	}
@@ -95,7 +95,7 @@ func loadUserSummaries(tx *gorm.DB, ids []uint) ([]UserSummary, error) {
 	}
 	if err := tx.Table("user_roles ur").Select("ur.user_id, ur.role_id, r.name").
 		Joins("JOIN roles r ON r.id = ur.role_id").Where("ur.user_id IN ?", userIDs).
-		Order("r.name COLLATE NOCASE").Find(&held).Error; err != nil {
+		Order("lower(r.name)").Find(&held).Error; err != nil {
 		return nil, fmt.Errorf("list user roles: %w", err)
 	}
 	out := make([]UserSummary, len(users))
@@ -141,7 +141,7 @@ func checkRoles(tx *gorm.DB, actor *Identity, ids, added []uint) error {
 // uniqueUserError turns a unique-index failure into the message for the
 // field that clashed.
 func uniqueUserError(err error, username, email string) error {
-	if strings.Contains(err.Error(), "users.username") {
+	if uniqueViolationOn(err, "users", "username") {
 		return &ConflictError{Field: "username", Message: fmt.Sprintf("The username “%s” is taken; choose another.", username)}
 	}
 	return &ConflictError{Field: "email", Message: fmt.Sprintf("Another user already has the email address %s.", email)}

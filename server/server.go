@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/postgresstore"
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 	"gorm.io/gorm"
@@ -35,16 +36,17 @@ type Options struct {
 
 // Server is one running knot server.
 type Server struct {
-	cfg      config.Config
-	log      *slog.Logger
-	db       *gorm.DB
-	store    *sqlite3store.SQLite3Store
-	handlers *handlers.Handlers
-	handler  http.Handler
-	tlsCert  *tls.Certificate
-	leaf     *leaf.Service
-	stopJobs context.CancelFunc
-	jobsDone chan struct{}
+	cfg config.Config
+	log *slog.Logger
+	db  *gorm.DB
+	// stopStore stops the session store's cleanup of expired sessions.
+	stopStore func()
+	handlers  *handlers.Handlers
+	handler   http.Handler
+	tlsCert   *tls.Certificate
+	leaf      *leaf.Service
+	stopJobs  context.CancelFunc
+	jobsDone  chan struct{}
 }
 
 // New builds a server: it opens and migrates the database, fills in the
@@ -72,20 +74,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		}
 		s.tlsCert = &cert
 	}
-	db, err := models.Open(ctx, cfg.Server.SQLite.Path)
+	db, err := models.Open(ctx, databaseSource(&cfg))
 	if err != nil {
 		return nil, err
 	}
 	s.db = db
+	if err := models.CheckEncryptKey(ctx, db, secrets); err != nil {
+		models.Close(db)
+		if errors.Is(err, models.ErrKeyMismatch) {
+			return nil, fmt.Errorf("server.encrypt differs from the key this database was first used with (in a cluster: the other servers' server.encrypt); every server on one database needs the same key, so copy it from a server that starts")
+		}
+		return nil, err
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		models.Close(db)
 		return nil, err
 	}
 
-	s.store = sqlite3store.NewWithCleanupInterval(sqlDB, 10*time.Minute)
 	sessions := scs.New()
-	sessions.Store = s.store
+	if models.IsPostgres(db) {
+		store := postgresstore.NewWithCleanupInterval(sqlDB, 10*time.Minute)
+		sessions.Store, s.stopStore = store, store.StopCleanup
+	} else {
+		store := sqlite3store.NewWithCleanupInterval(sqlDB, 10*time.Minute)
+		sessions.Store, s.stopStore = store, store.StopCleanup
+	}
 	sessions.Lifetime = 7 * 24 * time.Hour
 	// No scs IdleTimeout: it rewrites the session row on every request.
 	// The handlers enforce server.session_idle_timeout themselves and record
@@ -129,6 +143,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		h.RunBackground(jobsCtx)
 	}()
 	return s, nil
+}
+
+// databaseSource is the database the configuration names: PostgreSQL when
+// server.postgres.enabled, else the SQLite file.
+func databaseSource(cfg *config.Config) models.Source {
+	if cfg.Server.Postgres.Enabled {
+		return models.Source{PostgresDSN: cfg.Server.Postgres.DSN}
+	}
+	return models.Source{SQLitePath: cfg.Server.SQLite.Path}
 }
 
 // Config is the configuration the server runs with (encryption key filled in).
@@ -192,6 +215,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	s.stopJobs()
 	<-s.jobsDone
-	s.store.StopCleanup()
+	s.stopStore()
 	return models.Close(s.db)
 }

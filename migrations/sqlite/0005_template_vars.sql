@@ -1,3 +1,4 @@
+-- +goose Up
 -- Template variables: values a template body references as ${{ .var.NAME }}.
 --
 -- template_vars are this server's own variables ("local"). A leaf keeps its

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Users, roles with their permissions, and the scs session store.
 
 CREATE TABLE users (

@@ -1,3 +1,4 @@
+-- +goose Up
 -- API tokens. The plaintext is never stored: token_hash (SHA-256, hex) finds
 -- the row for a bearer request, and token_cipher (AES-256-GCM under
 -- server.encrypt, base64) lets the owner copy the token again from the list.

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Leaf node mode. On an origin: the leaves that connected (leaf_nodes).
 -- On a leaf: users signed in through the origin, the origin's templates as
 -- last fetched (cluster_templates), and the sync state (leaf_state).

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Templates: the environment definitions users see, filtered by zone.
 --
 -- These are the templates that belong to this server ("local" in the API).
