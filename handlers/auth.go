@@ -52,14 +52,15 @@ func (h *Handlers) setupSubmit(c *gin.Context) {
 	}
 	if err != nil {
 		h.log.Error("initial setup", "err", err)
-		form.Errors = models.FieldErrors{"": "The account could not be created; check the server log and try again."}
-		h.render(c, http.StatusInternalServerError, views.SetupPage(form))
+		status, msg := serverProblem(err, "The account could not be created; check the server log and try again.")
+		form.Errors = models.FieldErrors{"": msg}
+		h.render(c, status, views.SetupPage(form))
 		return
 	}
 	h.setupDone.Store(true)
 	h.log.Info("initial setup complete", "username", u.Username)
 	if err := h.startSession(c, u.ID); err != nil {
-		h.fail(c, http.StatusInternalServerError, "Your account was created but signing in failed; sign in from the login page.")
+		h.failErr(c, err, "Your account was created but signing in failed; sign in from the login page.")
 		return
 	}
 	h.redirect(c, "/templates")
@@ -111,8 +112,9 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		return
 	case err != nil:
 		h.log.Error("sign in", "err", err)
-		form.Error = "Signing in failed because of a server problem; try again in a moment."
-		h.render(c, http.StatusInternalServerError, views.LoginPage(form))
+		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
+		form.Error = msg
+		h.render(c, status, views.LoginPage(form))
 		return
 	}
 	if err := h.logins.forget(c.Request.Context(), email); err != nil {
@@ -122,8 +124,9 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
 	}
 	if err := h.startSession(c, u.ID); err != nil {
-		form.Error = "Signing in failed because of a server problem; try again in a moment."
-		h.render(c, http.StatusInternalServerError, views.LoginPage(form))
+		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
+		form.Error = msg
+		h.render(c, status, views.LoginPage(form))
 		return
 	}
 	h.log.Info("signed in", "user_id", u.ID)

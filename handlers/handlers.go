@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/migrations"
+	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
 )
 
@@ -43,6 +46,8 @@ type Handlers struct {
 	now      func() time.Time
 	logins   *loginLimiter
 	leaf     *leaf.Service
+	// migrator is built once, on the first readiness probe.
+	migrator func() (*migrations.Migrator, error)
 	// setupDone caches "a first admin exists" once it becomes true; it
 	// never goes back to false.
 	setupDone atomic.Bool
@@ -57,6 +62,7 @@ func New(d Deps) *Handlers {
 		d.Logger = slog.Default()
 	}
 	return &Handlers{
+		migrator: sync.OnceValues(func() (*migrations.Migrator, error) { return models.Migrator(d.DB) }),
 		db:       d.DB,
 		sessions: d.Sessions,
 		cfg:      d.Config,

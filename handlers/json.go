@@ -165,5 +165,5 @@ func rfc3339OrNull(t *time.Time) *string {
 // serverError logs err and answers 500 with a message that says what to do.
 func (h *Handlers) serverError(c *gin.Context, what string, err error) {
 	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
-	h.fail(c, http.StatusInternalServerError, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+	h.failErr(c, err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
 }

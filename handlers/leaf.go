@@ -62,7 +62,7 @@ func (h *Handlers) leafHello(c *gin.Context) {
 	}
 	if err := models.RecordLeafNode(c.Request.Context(), h.db, node); err != nil {
 		h.log.Error("record leaf node", "user_id", id.ID, "err", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not record this leaf; try again."})
+		h.failErr(c, err, "The origin could not record this leaf; try again.")
 		return
 	}
 	c.JSON(http.StatusOK, leaf.Hello{
@@ -105,7 +105,7 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 		return
 	case err != nil:
 		h.log.Error("leaf sign-in check", "err", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not check the sign-in; try again."})
+		h.failErr(c, err, "The origin could not check the sign-in; try again.")
 		return
 	}
 	if h.cfg.Server.Cluster.LeafLogin == config.LeafLoginOwner && u.ID != owner.ID {
@@ -118,7 +118,7 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
 	if err != nil {
 		h.log.Error("load user for leaf sign-in", "user_id", u.ID, "err", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "The origin could not load the account; try again."})
+		h.failErr(c, err, "The origin could not load the account; try again.")
 		return
 	}
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
@@ -190,7 +190,7 @@ func (h *Handlers) leafNodesPage(c *gin.Context) {
 	nodes, err := models.ListLeafNodes(c.Request.Context(), h.db)
 	if err != nil {
 		h.log.Error("list leaf nodes", "err", err)
-		h.fail(c, http.StatusInternalServerError, "The leaf nodes could not be loaded; try again.")
+		h.failErr(c, err, "The leaf nodes could not be loaded; try again.")
 		return
 	}
 	now := h.now()

@@ -61,7 +61,7 @@ func (h *Handlers) identify(c *gin.Context) {
 			h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
 		default:
 			h.log.Error("load signed-in user", "user_id", uid, "err", err)
-			h.fail(c, http.StatusInternalServerError, "Something went wrong loading your account; try again.")
+			h.failErr(c, err, "Something went wrong loading your account; try again.")
 			return
 		}
 	}
@@ -96,7 +96,7 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 	}
 	if err != nil {
 		h.log.Error("look up API token", "err", err)
-		h.fail(c, http.StatusInternalServerError, "The token could not be checked because of a server problem; try again in a moment.")
+		h.failErr(c, err, "The token could not be checked because of a server problem; try again in a moment.")
 		return nil, false
 	}
 	now := h.now()
@@ -111,7 +111,7 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 		return refuse("owner no longer exists", tok.ID)
 	case err != nil:
 		h.log.Error("load token owner", "token_id", tok.ID, "err", err)
-		h.fail(c, http.StatusInternalServerError, "Something went wrong loading your account; try again.")
+		h.failErr(c, err, "Something went wrong loading your account; try again.")
 		return nil, false
 	case !ident.Active:
 		return refuse("owner's account is disabled", tok.ID)
@@ -187,7 +187,7 @@ func (h *Handlers) requireSetup(c *gin.Context) {
 	done, err := h.isSetupDone(c)
 	if err != nil {
 		h.log.Error("check initial setup", "err", err)
-		h.fail(c, http.StatusInternalServerError, "The database could not be read; check the server log.")
+		h.failErr(c, err, "The database could not be read; check the server log.")
 		return
 	}
 	isSetup := c.Request.URL.Path == "/initial-system-setup"

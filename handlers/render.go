@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 )
 
@@ -38,6 +39,28 @@ func (h *Handlers) fail(c *gin.Context, status int, msg string) {
 	}
 	h.render(c, status, views.ErrorPage(status, msg))
 	c.Abort()
+}
+
+// msgUnavailable is what people see while the database cannot be reached.
+const msgUnavailable = "The database is unavailable; try again shortly."
+
+// serverProblem is the status and message for an unexpected error: 503
+// while the database cannot be reached (nothing was changed, and the same
+// request will work once it is back), otherwise 500 with msg.
+func serverProblem(err error, msg string) (int, string) {
+	if models.IsUnavailable(err) {
+		return http.StatusServiceUnavailable, msgUnavailable
+	}
+	return http.StatusInternalServerError, msg
+}
+
+// failErr answers an unexpected error with serverProblem's status.
+func (h *Handlers) failErr(c *gin.Context, err error, msg string) {
+	status, msg := serverProblem(err, msg)
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	h.fail(c, status, msg)
 }
 
 func (h *Handlers) notFound(c *gin.Context) {

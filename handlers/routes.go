@@ -9,13 +9,20 @@ import (
 	"github.com/knot-dev/knot/static"
 )
 
-// Routes returns the whole HTTP handler: cross-origin protection around the
-// session manager around the Gin engine. Sessions wrap the engine at the
+// Routes returns the whole HTTP handler: the health probes, and for
+// everything else cross-origin protection around the session manager
+// around the Gin engine. Sessions wrap the engine at the
 // http.Handler level so Set-Cookie is written before Gin flushes headers.
 func (h *Handlers) Routes() http.Handler {
 	var handler http.Handler = h.engine()
 	handler = h.sessions.LoadAndSave(handler)
-	return http.NewCrossOriginProtection().Handler(handler)
+	handler = http.NewCrossOriginProtection().Handler(handler)
+	// The probes stay outside sessions: see health.go.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("/", handler)
+	return mux
 }
 
 // RouteTable lists every method and path the engine serves. The

@@ -61,7 +61,7 @@ func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) 
 	list, err := models.ListTokensRevealed(ctx, h.db, h.vault, me.ID)
 	if err != nil {
 		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
-		h.fail(c, http.StatusInternalServerError, "Your tokens could not be loaded; try again in a moment.")
+		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
 		return
 	}
 	for _, t := range list {
@@ -102,8 +102,7 @@ func (h *Handlers) createToken(c *gin.Context) {
 			form.Error = fe["name"]
 		} else {
 			h.log.Error("create API token", "user_id", me.ID, "err", err)
-			form.Error = "The token could not be saved because of a server problem; try again in a moment."
-			status = http.StatusInternalServerError
+			status, form.Error = serverProblem(err, "The token could not be saved because of a server problem; try again in a moment.")
 		}
 		if isHTMX(c) {
 			// htmx swaps only 2xx answers; retarget to the form so a token
@@ -211,7 +210,7 @@ func (h *Handlers) tokenLookupFailed(c *gin.Context, err error) bool {
 		h.fail(c, http.StatusNotFound, "There is no such token among yours. It may have been deleted, or expired after 14 days unused.")
 	default:
 		h.log.Error("API token", "path", c.Request.URL.Path, "err", err)
-		h.fail(c, http.StatusInternalServerError, "The token could not be loaded because of a server problem; try again in a moment.")
+		h.failErr(c, err, "The token could not be loaded because of a server problem; try again in a moment.")
 	}
 	return true
 }
@@ -261,7 +260,7 @@ func (h *Handlers) apiListTokens(c *gin.Context) {
 	list, err := models.ListTokens(ctx, h.db, me.ID)
 	if err != nil {
 		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
-		h.fail(c, http.StatusInternalServerError, "Your tokens could not be loaded; try again in a moment.")
+		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
 		return
 	}
 	out := make([]tokenJSON, len(list))
@@ -287,7 +286,7 @@ func (h *Handlers) apiCreateToken(c *gin.Context) {
 		return
 	case err != nil:
 		h.log.Error("create API token", "user_id", me.ID, "err", err)
-		h.fail(c, http.StatusInternalServerError, "The token could not be saved because of a server problem; try again in a moment.")
+		h.failErr(c, err, "The token could not be saved because of a server problem; try again in a moment.")
 		return
 	}
 	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)

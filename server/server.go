@@ -110,6 +110,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	sessions.Cookie.Secure = cfg.Server.TLS.UseTLS
 	sessions.Cookie.Persist = true
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		if models.IsUnavailable(err) {
+			log.Warn("session store: the database is unavailable", "err", err)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "The database is unavailable; try again shortly.", http.StatusServiceUnavailable)
+			return
+		}
 		log.Error("session store", "err", err)
 		http.Error(w, "The session store failed; try again in a moment.", http.StatusInternalServerError)
 	}

@@ -1,0 +1,312 @@
+package server_test
+
+// Cluster tests: several real servers on 127.0.0.1 sharing one PostgreSQL
+// database. They need KNOT_TEST_POSTGRES_DSN (scripts/test-postgres).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/server"
+)
+
+// cluster is n servers on one PostgreSQL database and one clock.
+type cluster struct {
+	cfg     config.Config
+	clock   *knottest.Clock
+	servers []*knottest.Instance
+}
+
+func startCluster(t *testing.T, n int, edit ...func(*config.Config)) *cluster {
+	t.Helper()
+	cl := &cluster{cfg: knottest.PostgresConfig(t), clock: knottest.NewClock()}
+	for _, e := range edit {
+		e(&cl.cfg)
+	}
+	for range n {
+		cl.servers = append(cl.servers, knottest.Start(t, knottest.ServerDir(t, cl.cfg), knottest.WithClock(cl.clock)))
+	}
+	return cl
+}
+
+// on returns a client for server i sharing c's cookie jar: the servers all
+// listen on 127.0.0.1, and cookies do not care about ports, so this is one
+// browser talking to a cluster behind a load balancer.
+func on(c *knottest.Client, srv *knottest.Instance) *knottest.Client {
+	other := *c
+	other.Base = srv.URL
+	return &other
+}
+
+func bearer(token string) string { return "Authorization: Bearer " + token }
+
+func TestASessionMadeOnOneServerWorksOnEveryOther(t *testing.T) {
+	cl := startCluster(t, 3)
+	a, b, c := cl.servers[0], cl.servers[1], cl.servers[2]
+	browser := a.SetupAdmin()
+	for _, srv := range []*knottest.Instance{b, c} {
+		if res := on(browser, srv).Get("/api/users/whoami"); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, knottest.AdminEmail) {
+			t.Fatalf("whoami on another server = %d %s", res.StatusCode, res.Body)
+		}
+	}
+	if res := on(browser, b).PostForm("/logout", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out on B = %d", res.StatusCode)
+	}
+	for i, srv := range cl.servers {
+		if res := on(browser, srv).Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("after signing out on B, server %d still knows the session: %d", i, res.StatusCode)
+		}
+	}
+}
+
+func TestATokenWorksOnEveryServerAndItsRevocationReachesAllAtOnce(t *testing.T) {
+	cl := startCluster(t, 2)
+	a, b := cl.servers[0], cl.servers[1]
+	admin := a.SetupAdmin()
+	devID := a.CreateUser("dev", "dev@example.com", "dev-password-1", models.DeveloperRoleID)
+	dev := b.Login("dev@example.com", "dev-password-1")
+
+	whoami := func(srv *knottest.Instance, token string) int {
+		return srv.Client().Get("/api/users/whoami", bearer(token)).StatusCode
+	}
+
+	// Made on A, used on B; deleted on B, refused by A on the next request.
+	id, token := admin.CreateAPIToken("made on A")
+	if got := whoami(b, token); got != http.StatusOK {
+		t.Fatalf("a token made on A, used on B = %d", got)
+	}
+	if res := on(admin, b).Do(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", id), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete on B = %d %s", res.StatusCode, res.Body)
+	}
+	if got := whoami(a, token); got != http.StatusUnauthorized {
+		t.Fatalf("a token deleted on B, used on A = %d, want 401", got)
+	}
+
+	// The owner loses use_api_tokens on A: refused on B at once.
+	_, devToken := on(dev, a).CreateAPIToken("dev's")
+	if got := whoami(b, devToken); got != http.StatusOK {
+		t.Fatalf("dev's token on B = %d", got)
+	}
+	res := admin.JSONRequest(http.MethodPut, fmt.Sprintf("/api/users/%d", devID), map[string]any{"roles": []string{}})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("take dev's roles on A = %d %s", res.StatusCode, res.Body)
+	}
+	if got := whoami(b, devToken); got != http.StatusForbidden {
+		t.Fatalf("a token whose owner lost use_api_tokens on A, used on B = %d, want 403", got)
+	}
+
+	// The owner is deactivated on B: refused on A at once.
+	res = on(admin, b).JSONRequest(http.MethodPut, fmt.Sprintf("/api/users/%d", devID), map[string]any{"roles": []string{"Developer"}, "active": false})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("deactivate dev on B = %d %s", res.StatusCode, res.Body)
+	}
+	if got := whoami(a, devToken); got != http.StatusUnauthorized {
+		t.Fatalf("a token whose owner was deactivated on B, used on A = %d, want 401", got)
+	}
+	if res := on(dev, a).Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the deactivated user's browser session on A = %d, want 401", res.StatusCode)
+	}
+}
+
+func TestSignInLimitsHoldAcrossTheCluster(t *testing.T) {
+	cl := startCluster(t, 3, func(c *config.Config) { c.Server.AuthIPRateLimiting = true })
+	cl.servers[0].SetupAdmin()
+	wrong := url.Values{"email": {knottest.AdminEmail}, "password": {"not the password"}}
+	// The email's bucket holds 5 attempts; spread over three servers they
+	// are still 5.
+	for i := range 5 {
+		srv := cl.servers[i%3]
+		if res := srv.Client().PostForm("/login", wrong); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on server %d = %d, want 401", i+1, i%3, res.StatusCode)
+		}
+	}
+	for i, srv := range cl.servers {
+		if res := srv.Client().PostForm("/login", wrong); res.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("attempt 6 on server %d = %d, want 429: the servers do not share the limit", i, res.StatusCode)
+		}
+	}
+}
+
+func TestTheExpirySweepRunsOnEveryServerWithoutDoubleCounting(t *testing.T) {
+	cl := startCluster(t, 3)
+	admin := cl.servers[0].SetupAdmin()
+	const tokens = 12
+	for i := range tokens {
+		admin.CreateAPIToken(fmt.Sprintf("t%d", i))
+	}
+	cl.clock.Advance(models.TokenLifetime + time.Minute)
+	var wg sync.WaitGroup
+	deleted := make([]int64, len(cl.servers))
+	errs := make([]error, len(cl.servers))
+	for i, srv := range cl.servers {
+		wg.Go(func() { deleted[i], errs[i] = srv.Server.SweepTokens(context.Background()) })
+	}
+	wg.Wait()
+	var total int64
+	for i := range cl.servers {
+		if errs[i] != nil {
+			t.Fatalf("sweep on server %d: %v", i, errs[i])
+		}
+		total += deleted[i]
+	}
+	if total != tokens {
+		t.Fatalf("the servers' sweeps deleted %v, %d in all; want %d", deleted, total, tokens)
+	}
+}
+
+func TestFiveServersStartedAtOnceOnAnEmptyDatabaseAllComeUp(t *testing.T) {
+	cfg := knottest.PostgresConfig(t)
+	const n = 5
+	var wg sync.WaitGroup
+	servers := make([]*server.Server, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		c := knottest.ServerDir(t, cfg)
+		wg.Go(func() {
+			<-start
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			servers[i], errs[i] = server.New(context.Background(), c, log, server.Options{})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("server %d: %v", i, errs[i])
+			continue
+		}
+		if err := models.Ping(context.Background(), servers[i].DB()); err != nil {
+			t.Errorf("server %d cannot reach the database: %v", i, err)
+		}
+		servers[i].Close()
+	}
+}
+
+func TestAServerWithAnotherEncryptionKeyRefusesToJoin(t *testing.T) {
+	cl := startCluster(t, 1)
+	cl.servers[0].SetupAdmin()
+	other := knottest.ServerDir(t, cl.cfg)
+	other.Server.Encrypt = server.NewKey()
+	_, err := server.New(context.Background(), other, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err == nil || !strings.Contains(err.Error(), "server.encrypt") {
+		t.Fatalf("a server with another key started, or said something unclear: %v", err)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	c := srv.Client()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res := c.Get(path)
+		if res.StatusCode != http.StatusOK || strings.TrimSpace(res.Body) != `{"status":"ok"}` {
+			t.Fatalf("%s = %d %s", path, res.StatusCode, res.Body)
+		}
+		if res.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("%s set a cookie: probes must not make sessions", path)
+		}
+	}
+}
+
+// PostgreSQL goes away mid-test (every connection dropped, new ones
+// refused): knot stays up, answers 503 with a clear message where it needs
+// the database, says so on /readyz, and recovers by itself when the
+// database is back, with nothing lost.
+func TestTheClusterRidesOutADatabaseOutage(t *testing.T) {
+	dsn, err := url.Parse(knottest.NewPostgresDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := knottest.NewProxy(t, dsn.Host)
+	dsn.Host = proxy.Addr()
+	cfg := knottest.Config(t)
+	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: dsn.String()}
+	cfg.Server.Encrypt = server.NewKey()
+	srv := knottest.Start(t, cfg)
+	browser := srv.SetupAdmin()
+	_, token := browser.CreateAPIToken("survives")
+	script := srv.Client()
+
+	proxy.Cut()
+	checks := []struct {
+		name string
+		do   func() *knottest.Response
+	}{
+		{"a page", func() *knottest.Response { return browser.Get("/templates") }},
+		{"an API call by session", func() *knottest.Response { return browser.Get("/api/users/whoami") }},
+		{"an API call by token", func() *knottest.Response { return script.Get("/api/templates", bearer(token)) }},
+		{"a sign-in", func() *knottest.Response {
+			return srv.Client().PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}})
+		}},
+	}
+	for _, ch := range checks {
+		res := ch.do()
+		if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, "database is unavailable") {
+			t.Fatalf("%s while the database is down = %d %s", ch.name, res.StatusCode, res.Body)
+		}
+	}
+	if res := script.Get("/readyz"); res.StatusCode != http.StatusServiceUnavailable || strings.Contains(res.Body, "127.0.0.1") {
+		t.Fatalf("/readyz while the database is down = %d %s", res.StatusCode, res.Body)
+	}
+	if res := script.Get("/healthz"); res.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while the database is down = %d: the process is up", res.StatusCode)
+	}
+
+	proxy.Restore()
+	knottest.Eventually(t, "readiness after the database is back", func() bool {
+		return script.Get("/readyz").StatusCode == http.StatusOK
+	})
+	if res := browser.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the session after recovery = %d %s", res.StatusCode, res.Body)
+	}
+	if res := script.Get("/api/users/whoami", bearer(token)); res.StatusCode != http.StatusOK {
+		t.Fatalf("the token after recovery = %d %s", res.StatusCode, res.Body)
+	}
+	if _, tok := browser.CreateAPIToken("after"); tok == "" {
+		t.Fatal("no token created after recovery")
+	}
+}
+
+func TestALeafWorksThroughAnyServerAndEveryServerListsIt(t *testing.T) {
+	cl := startCluster(t, 2)
+	a, b := cl.servers[0], cl.servers[1]
+	admin := a.SetupAdmin()
+	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "made-on-a", "active": true, "body": "image: a"})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create template on A = %d %s", res.StatusCode, res.Body)
+	}
+	_, token := admin.CreateAPIToken("Leaf Test")
+
+	lcfg := knottest.Config(t)
+	lcfg.Server.Postgres = config.Postgres{} // a leaf keeps its own SQLite
+	lcfg.Server.Origin.Server = b.URL
+	lcfg.Server.Origin.Token = token
+	if _, err := lcfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	lf := knottest.Start(t, lcfg, knottest.WithClock(cl.clock))
+	knottest.Eventually(t, "the leaf's first sync through B", func() bool {
+		return lf.Server.Leaf().Status().State == "connected"
+	})
+	user := lf.Login(knottest.AdminEmail, knottest.AdminPassword)
+	if page := user.Get("/api/templates"); page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "made-on-a") {
+		t.Fatalf("the leaf's templates (through B) = %d %s", page.StatusCode, page.Body)
+	}
+	for i, srv := range cl.servers {
+		page := on(admin, srv).Get("/leaf-nodes")
+		if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, knottest.AdminUsername) || !strings.Contains(page.Body, "online") {
+			t.Fatalf("the Leaf Nodes page on server %d does not list the leaf connected to B: %d", i, page.StatusCode)
+		}
+	}
+}
