@@ -2,14 +2,19 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/server"
 )
@@ -127,4 +132,23 @@ func mustDER(t *testing.T, pemBytes []byte) []byte {
 		t.Fatal("no PEM block")
 	}
 	return b.Bytes
+}
+
+func TestAnUnreachableDatabaseStopsStartUpNamingTheKeyAndHostButNotThePassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := knottest.Config(t)
+	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: "postgres://knot:s3cret-pw@" + addr + "/knot?sslmode=disable&connect_timeout=5"}
+	_, err = server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err == nil {
+		t.Fatal("a server started on a database nobody listens for")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "server.postgres.dsn") || !strings.Contains(msg, addr) || strings.Contains(msg, "s3cret-pw") {
+		t.Fatalf("start-up error = %q; want the key and %s, never the password", msg, addr)
+	}
 }
