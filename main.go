@@ -4,6 +4,7 @@
 //	knot version                     print the version
 //	knot genkey                      print a new encryption key for server.encrypt
 //	knot scaffold                    print a commented example knot.toml
+//	knot db copy --from F --to DSN   copy a standalone's SQLite database into an empty PostgreSQL one
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/dbcopy"
 	"github.com/knot-dev/knot/server"
 )
 
@@ -30,6 +32,9 @@ Usage:
   knot version                       print the version
   knot genkey                        print a new key for server.encrypt
   knot scaffold                      print a commented example knot.toml
+  knot db copy --from ./data/knot.db --to DSN [--sessions]
+                                     copy a standalone server's SQLite database into an
+                                     empty PostgreSQL database, to grow into a cluster
   knot --help                        show this help
 
 Every knot.toml key may also be set from the environment, e.g. KNOT_SERVER_LISTEN=:8443.
@@ -56,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, server.NewKey())
 	case "scaffold":
 		fmt.Fprint(stdout, config.Scaffold)
+	case "db":
+		return db(args, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -80,7 +87,9 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log.Level, stderr)
+	level := new(slog.LevelVar)
+	setLevel(level, cfg.Log.Level)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -104,13 +113,78 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	log.Info("knot started", "version", server.Version, "listen", ln.Addr().String(), "url", cfg.Server.URL,
 		"tls", cfg.Server.TLS.UseTLS, "zone", cfg.ZoneName(), "leaf", cfg.IsLeaf())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHUP(ctx, hup, *path, srv, level, log)
 	err = srv.Serve(ctx, ln)
 	log.Info("knot stopped")
 	return err
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
+// db runs `knot db copy`; copy is the only db command so far.
+func db(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "copy" {
+		return errors.New("usage: knot db copy --from ./data/knot.db --to postgres://knot@db.internal:5432/knot [--sessions]")
+	}
+	fs := flag.NewFlagSet("db copy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "the standalone server's SQLite database (its server.sqlite.path)")
+	to := fs.String("to", "", "the empty PostgreSQL database to copy into (a URL or key=value DSN; the password may come from PGPASSWORD)")
+	sessions := fs.Bool("sessions", false, "copy signed-in browser sessions too")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("db copy: unexpected argument %q", fs.Arg(0))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := dbcopy.Copy(ctx, dbcopy.Options{SQLitePath: *from, PostgresDSN: *to, Sessions: *sessions})
+	if err != nil {
+		return fmt.Errorf("db copy: %w", err)
+	}
+	fmt.Fprint(stdout, rep)
+	return nil
+}
+
+func setLevel(v *slog.LevelVar, level string) {
 	var l slog.Level
 	l.UnmarshalText([]byte(level)) //nolint:errcheck // config.Validate allowed only valid levels
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	v.Set(l)
+}
+
+// reloadOnHUP re-reads knot.toml on every SIGHUP: the log level and a
+// leaf's origin settings (a new token, another origin list) take effect at
+// once. A file that does not load is refused with a logged error, and the
+// running configuration stays.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, srv *server.Server, level *slog.LevelVar, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, warnings, err := config.Load(path, os.Environ())
+		if err != nil {
+			log.Error("reload refused: the running configuration stays", "config", path, "err", err)
+			continue
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		notes, err := srv.Reload(cfg)
+		for _, n := range notes {
+			log.Warn("reload: " + n)
+		}
+		if err != nil {
+			log.Error("reload refused: the running configuration stays", "config", path, "err", err)
+			continue
+		}
+		setLevel(level, cfg.Log.Level)
+		log.Info("configuration reloaded", "config", path, "log_level", cfg.Log.Level)
+	}
 }

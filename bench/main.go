@@ -671,7 +671,7 @@ func leafScenarios(dir string, o options, measure func(scenario) error) error {
 	}
 
 	leafSrv, err := start(filepath.Join(dir, "leaf"), o, func(c *config.Config) {
-		c.Server.Origin.Server = origin.url
+		c.Server.Origin.Server = config.URLList(origin.url)
 		c.Server.Origin.Token = token
 		c.Server.Origin.CAFile = server.SelfSignedCertPath(&origin.cfg)
 		// The harness drives the syncs; the loop's heartbeat stays away.

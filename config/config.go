@@ -97,7 +97,7 @@ type Cluster struct {
 }
 
 type Origin struct {
-	Server            string   `toml:"server"`
+	Server            URLList  `toml:"server"`
 	Token             string   `toml:"token"`
 	CAFile            string   `toml:"ca_file"`
 	SkipVerify        bool     `toml:"skip_verify"`
@@ -110,6 +110,22 @@ type UI struct {
 
 type Log struct {
 	Level string `toml:"level"`
+}
+
+// URLList is one URL, or several: in knot.toml a string or an array of
+// strings, in the environment a comma-separated list. It is kept as the
+// comma-joined text; URLs returns the list.
+type URLList string
+
+// URLs returns the list, without empty entries.
+func (l URLList) URLs() []string {
+	var out []string
+	for _, u := range strings.Split(string(l), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s", "1h").
@@ -268,18 +284,19 @@ func (c *Config) Validate() (warnings []string, err error) {
 
 func (c *Config) validateOrigin() (warnings []string, err error) {
 	o := &c.Server.Origin
-	o.Server = strings.TrimSpace(o.Server)
 	o.Token = strings.TrimSpace(o.Token)
-	if o.Server != "" {
-		u, err := url.Parse(o.Server)
+	var clean []string
+	for _, raw := range o.Server.URLs() {
+		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-			return nil, keyErr("server.origin.server", o.Server, "want the origin's URL, e.g. https://knot-server.internal or https://knot-server.internal:3000")
+			return nil, keyErr("server.origin.server", raw, "want the origin's URL, e.g. https://knot-server.internal or https://knot-server.internal:3000, or an array of the cluster's server URLs")
 		}
 		if u.Scheme == "http" {
-			warnings = append(warnings, "server.origin.server uses http://: the token and every password signed in through this leaf cross the network unencrypted")
+			warnings = append(warnings, "server.origin.server uses http:// ("+raw+"): the token and every password signed in through this leaf cross the network unencrypted")
 		}
-		o.Server = strings.TrimRight(u.String(), "/")
+		clean = append(clean, strings.TrimRight(u.String(), "/"))
 	}
+	o.Server = URLList(strings.Join(clean, ","))
 	switch {
 	case o.Server != "" && o.Token == "":
 		warnings = append(warnings, "server.origin.server is set but server.origin.token is empty: leaf mode stays off")

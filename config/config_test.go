@@ -116,7 +116,7 @@ func TestDefaults(t *testing.T) {
 				{"server.postgres.dsn", cfg.Server.Postgres.DSN, ""},
 				{"server.cluster.allow_leaf_nodes", cfg.Server.Cluster.AllowLeafNodes, true},
 				{"server.cluster.leaf_login", cfg.Server.Cluster.LeafLogin, "owner"},
-				{"server.origin.server", cfg.Server.Origin.Server, ""},
+				{"server.origin.server", string(cfg.Server.Origin.Server), ""},
 				{"server.origin.token", cfg.Server.Origin.Token, ""},
 				{"server.origin.ca_file", cfg.Server.Origin.CAFile, ""},
 				{"server.origin.skip_verify", cfg.Server.Origin.SkipVerify, false},
@@ -854,7 +854,7 @@ func TestOrigin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, warnings := mustLoad(t, tt.body, tt.env...)
-			if cfg.Server.Origin.Server != tt.wantServer {
+			if string(cfg.Server.Origin.Server) != tt.wantServer {
 				t.Errorf("origin server = %q, want %q", cfg.Server.Origin.Server, tt.wantServer)
 			}
 			if cfg.IsLeaf() != tt.wantLeaf {

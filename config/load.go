@@ -152,7 +152,10 @@ func flatten(prefix string, m map[string]any) []string {
 	return out
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType = reflect.TypeFor[Duration]()
+	urlListType  = reflect.TypeFor[URLList]()
+)
 
 func setFromTOML(dst reflect.Value, v any) error {
 	switch {
@@ -162,6 +165,23 @@ func setFromTOML(dst reflect.Value, v any) error {
 			return fmt.Errorf("want a duration string such as \"30s\" or \"1h\"")
 		}
 		return setFromString(dst, s)
+	case dst.Type() == urlListType:
+		switch x := v.(type) {
+		case string:
+			dst.SetString(x)
+		case []any:
+			parts := make([]string, 0, len(x))
+			for _, p := range x {
+				ps, ok := p.(string)
+				if !ok {
+					return fmt.Errorf("want a URL in quotes or an array of them, such as [\"https://knot-1.internal\", \"https://knot-2.internal\"]")
+				}
+				parts = append(parts, ps)
+			}
+			dst.SetString(strings.Join(parts, ","))
+		default:
+			return fmt.Errorf("want a URL in quotes or an array of them, such as [\"https://knot-1.internal\", \"https://knot-2.internal\"]")
+		}
 	case dst.Kind() == reflect.String:
 		s, ok := v.(string)
 		if !ok {

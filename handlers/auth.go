@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -82,10 +83,12 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 
 	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), email)
 	if err != nil {
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
 		h.serverError(c, "check the sign-in rate limit", err)
 		return
 	}
 	if !ok {
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeThrottled)
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", fmt.Sprint(secs))
 		form.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)
@@ -96,6 +99,7 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 	var leafErr *leaf.SignInError
 	switch {
 	case errors.As(err, &leafErr):
+		h.metrics.SignIn(metrics.ViaWeb, leafSignInOutcome(leafErr))
 		if leafErr.RetryAfter > 0 {
 			c.Header("Retry-After", fmt.Sprint(int(leafErr.RetryAfter.Seconds())))
 		}
@@ -103,14 +107,17 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		h.render(c, leafErr.Status, views.LoginPage(form))
 		return
 	case errors.Is(err, errBadCredentials):
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeBadCredentials)
 		form.Error = "The email or password is incorrect."
 		h.render(c, http.StatusUnauthorized, views.LoginPage(form))
 		return
 	case errors.Is(err, errInactive):
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeDisabled)
 		form.Error = "This account is disabled. Ask your site administrator to enable it."
 		h.render(c, http.StatusForbidden, views.LoginPage(form))
 		return
 	case err != nil:
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
 		h.log.Error("sign in", "err", err)
 		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
 		form.Error = msg
@@ -124,11 +131,13 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
 	}
 	if err := h.startSession(c, u.ID); err != nil {
+		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
 		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
 		form.Error = msg
 		h.render(c, status, views.LoginPage(form))
 		return
 	}
+	h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeOK)
 	h.log.Info("signed in", "user_id", u.ID)
 	h.redirect(c, form.Next)
 }

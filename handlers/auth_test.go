@@ -149,7 +149,7 @@ func TestSignInAndSignOut(t *testing.T) {
 		t.Fatalf("sign in = %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	cookie := res.Header.Get("Set-Cookie")
-	for _, attr := range []string{"knot_session=", "HttpOnly", "SameSite=Lax"} {
+	for _, attr := range []string{srv.SessionCookie() + "=", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(cookie, attr) {
 			t.Errorf("session cookie %q lacks %s", cookie, attr)
 		}
@@ -176,7 +176,7 @@ func TestSignInRenewsTheSessionToken(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	sessionToken := func(c *knottest.Client) string {
 		for _, ck := range c.HTTP.Jar.Cookies(u) {
-			if ck.Name == "knot_session" {
+			if ck.Name == srv.SessionCookie() {
 				return ck.Value
 			}
 		}
@@ -195,7 +195,7 @@ func TestSignInRenewsTheSessionToken(t *testing.T) {
 		t.Fatalf("session token not renewed at sign-in: before %q after %q", before, after)
 	}
 	old := srv.Client()
-	old.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: "knot_session", Value: before}})
+	old.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: srv.SessionCookie(), Value: before}})
 	if res := old.Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the token from before sign-in still works: %d", res.StatusCode)
 	}
@@ -212,7 +212,7 @@ func TestWrongCredentialsGetOneGenericMessage(t *testing.T) {
 		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, "The email or password is incorrect.") {
 			t.Fatalf("bad sign-in = %d, body lacks the generic message", res.StatusCode)
 		}
-		if res.Header.Get("Set-Cookie") != "" && strings.Contains(res.Header.Get("Set-Cookie"), "knot_session=") {
+		if res.Header.Get("Set-Cookie") != "" && strings.Contains(res.Header.Get("Set-Cookie"), srv.SessionCookie()+"=") {
 			t.Fatal("failed sign-in set a session cookie")
 		}
 	}

@@ -159,6 +159,7 @@ func routeExpectations(f *fixtures) map[string]struct {
 		"GET /api/leaf/v1/hello":        {everyone(noAuth), page("/api/leaf/v1/hello"), false},
 		"GET /api/leaf/v1/templates":    {everyone(noAuth), page("/api/leaf/v1/templates"), false},
 		"GET /api/leaf/v1/templatevars": {everyone(noAuth), page("/api/leaf/v1/templatevars"), false},
+		"GET /api/leaf/v1/feed":         {everyone(noAuth), page("/api/leaf/v1/feed"), false},
 		"POST /api/leaf/v1/auth": {everyone(noAuth), func() probeReq {
 			return probeReq{path: "/api/leaf/v1/auth", json: map[string]string{"email": knottest.AdminEmail, "password": knottest.AdminPassword}}
 		}, false},

@@ -17,6 +17,9 @@ func (h *Handlers) RunBackground(ctx context.Context) {
 	if h.leaf != nil {
 		wg.Go(func() { h.leaf.Run(ctx) })
 	}
+	if h.hub != nil {
+		wg.Go(func() { h.hub.Run(ctx) })
+	}
 	wg.Go(func() { h.sweepLoop(ctx) })
 	wg.Wait()
 }
@@ -51,6 +54,9 @@ func (h *Handlers) SweepTokens(ctx context.Context) (int64, error) {
 			h.log.Error("sweep expired API tokens", "err", err)
 		}
 		return 0, err
+	}
+	if _, err := models.PruneChanges(ctx, h.db, ChangeRetention); err != nil && ctx.Err() == nil {
+		h.log.Warn("prune the change feed", "err", err)
 	}
 	if _, err := h.logins.sweep(ctx); err != nil && ctx.Err() == nil {
 		h.log.Warn("sweep idle sign-in rate limits", "err", err)

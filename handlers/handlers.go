@@ -13,7 +13,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/feed"
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/migrations"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
@@ -33,6 +35,11 @@ type Deps struct {
 	// Vault seals what must be shown again later (API tokens) under
 	// server.encrypt.
 	Vault *vault.Vault
+	// Metrics counts requests, sign-ins and refused tokens; nil counts
+	// nothing.
+	Metrics *metrics.Metrics
+	// Hub wakes open leaf feeds when the change feed grows; nil serves no feed.
+	Hub *feed.Hub
 }
 
 // Handlers serves every route.
@@ -46,6 +53,8 @@ type Handlers struct {
 	now      func() time.Time
 	logins   *loginLimiter
 	leaf     *leaf.Service
+	metrics  *metrics.Metrics
+	hub      *feed.Hub
 	// migrator is built once, on the first readiness probe.
 	migrator func() (*migrations.Migrator, error)
 	// setupDone caches "a first admin exists" once it becomes true; it
@@ -72,5 +81,7 @@ func New(d Deps) *Handlers {
 		now:      d.Now,
 		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),
 		leaf:     d.Leaf,
+		hub:      d.Hub,
+		metrics:  d.Metrics,
 	}
 }

@@ -16,14 +16,15 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
 )
 
 // leafOnline is how recently a leaf must have said hello to count as online
-// on the Leaf Nodes page: a few missed heartbeats at the default interval.
-const leafOnline = 2 * time.Minute
+// on the Leaf Nodes page; knot_leaf_nodes_online counts with the same window.
+const leafOnline = models.LeafOnlineWindow
 
 // ---- Origin side: the endpoints leaves call. ----
 
@@ -52,15 +53,7 @@ func (h *Handlers) leafGate(c *gin.Context) {
 // leafHello answers a leaf's hello/heartbeat and records the leaf.
 func (h *Handlers) leafHello(c *gin.Context) {
 	id := webctx.Identity(c.Request.Context())
-	node := models.LeafNode{
-		TokenID:    id.TokenID,
-		UserID:     id.ID,
-		LeafURL:    cleanLeafURL(c.GetHeader(leaf.HeaderLeafURL)),
-		Version:    truncate(c.GetHeader(leaf.HeaderLeafVersion), 64),
-		RemoteAddr: c.ClientIP(),
-		LastSeenAt: h.now().UTC(),
-	}
-	if err := models.RecordLeafNode(c.Request.Context(), h.db, node); err != nil {
+	if err := models.RecordLeafNode(c.Request.Context(), h.db, h.leafNode(c, id)); err != nil {
 		h.log.Error("record leaf node", "user_id", id.ID, "err", err)
 		h.failErr(c, err, "The origin could not record this leaf; try again.")
 		return
@@ -78,18 +71,23 @@ func (h *Handlers) leafHello(c *gin.Context) {
 func (h *Handlers) leafAuth(c *gin.Context) {
 	owner := webctx.Identity(c.Request.Context())
 	var req leaf.AuthRequest
-	if !h.decodeJSON(c, &req, maxFormBytes) {
+	// The leaf accepts a sign-in form of up to maxFormBytes; JSON escapes
+	// a byte as up to six ("\u0001"), so its forwarded check always fits.
+	if !h.decodeJSON(c, &req, 6*maxFormBytes+4<<10) {
 		return
 	}
-	refuse := func(status int, msg string) {
+	refuse := func(outcome string, status int, msg string) {
+		h.metrics.SignIn(metrics.ViaLeaf, outcome)
 		c.AbortWithStatusJSON(status, leaf.ErrorBody{Error: msg, Code: leaf.CodeLoginRefused})
 	}
 	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), req.Email)
 	if err != nil {
+		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
 		h.serverError(c, "check the sign-in rate limit", err)
 		return
 	}
 	if !ok {
+		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeThrottled)
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", strconv.Itoa(secs))
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)})
@@ -98,18 +96,19 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	u, err := h.checkLocalCredentials(c, req.Email, req.Password)
 	switch {
 	case errors.Is(err, errBadCredentials):
-		refuse(http.StatusUnauthorized, leaf.MsgBadCredentials)
+		refuse(metrics.OutcomeBadCredentials, http.StatusUnauthorized, leaf.MsgBadCredentials)
 		return
 	case errors.Is(err, errInactive):
-		refuse(http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
+		refuse(metrics.OutcomeDisabled, http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
 		return
 	case err != nil:
+		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
 		h.log.Error("leaf sign-in check", "err", err)
 		h.failErr(c, err, "The origin could not check the sign-in; try again.")
 		return
 	}
 	if h.cfg.Server.Cluster.LeafLogin == config.LeafLoginOwner && u.ID != owner.ID {
-		refuse(http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
+		refuse(metrics.OutcomeNotAllowed, http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
 		return
 	}
 	if err := h.logins.forget(c.Request.Context(), req.Email); err != nil {
@@ -117,10 +116,12 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	}
 	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
 	if err != nil {
+		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
 		h.log.Error("load user for leaf sign-in", "user_id", u.ID, "err", err)
 		h.failErr(c, err, "The origin could not load the account; try again.")
 		return
 	}
+	h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeOK)
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
 	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident)})
 }

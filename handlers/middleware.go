@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/webctx"
 )
@@ -79,7 +80,9 @@ const errBadToken = "Authentication token is not valid"
 // the use (at most once a minute). When it returns false it has answered the
 // request already.
 func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.Identity, bool) {
-	refuse := func(reason string, tokenID uint) (*models.Identity, bool) {
+	// label is the reason as a metrics.Refused* value.
+	refuse := func(label, reason string, tokenID uint) (*models.Identity, bool) {
+		h.metrics.BearerRefused(label)
 		// Never the header or the token: the reason, the token's id when
 		// known, and where the attempt came from.
 		h.log.Info("API token refused", "reason", reason, "token_id", tokenID, "path", c.Request.URL.Path, "ip", c.ClientIP())
@@ -88,11 +91,11 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 	}
 	plain, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok {
-		return refuse("malformed Authorization header", 0)
+		return refuse(metrics.RefusedMalformed, "malformed Authorization header", 0)
 	}
 	tok, err := models.TokenByPlaintext(ctx, h.db, plain)
 	if errors.Is(err, models.ErrNotFound) {
-		return refuse("unknown token", 0)
+		return refuse(metrics.RefusedUnknown, "unknown token", 0)
 	}
 	if err != nil {
 		h.log.Error("look up API token", "err", err)
@@ -103,21 +106,22 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 	// Checked here, not left to the sweep: a token unused for 14 days is
 	// dead at once, however long ago the sweep last ran.
 	if tok.Expired(now) {
-		return refuse("expired: unused for more than 14 days", tok.ID)
+		return refuse(metrics.RefusedExpired, "expired: unused for more than 14 days", tok.ID)
 	}
 	ident, err := models.LoadIdentity(ctx, h.db, tok.UserID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return refuse("owner no longer exists", tok.ID)
+		return refuse(metrics.RefusedOwnerMissing, "owner no longer exists", tok.ID)
 	case err != nil:
 		h.log.Error("load token owner", "token_id", tok.ID, "err", err)
 		h.failErr(c, err, "Something went wrong loading your account; try again.")
 		return nil, false
 	case !ident.Active:
-		return refuse("owner's account is disabled", tok.ID)
+		return refuse(metrics.RefusedOwnerDisabled, "owner's account is disabled", tok.ID)
 	case !ident.Can(models.PermUseAPITokens):
 		// Taking the permission away must take the tokens' power away too,
 		// or a user could keep using a token they can no longer see.
+		h.metrics.BearerRefused(metrics.RefusedNoPermission)
 		h.log.Info("API token refused", "reason", "owner lacks use_api_tokens", "token_id", tok.ID, "path", c.Request.URL.Path)
 		h.fail(c, http.StatusForbidden, "The owner of this token no longer has the use_api_tokens permission. Ask your site administrator.")
 		return nil, false

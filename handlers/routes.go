@@ -35,7 +35,8 @@ func (h *Handlers) RouteTable() gin.RoutesInfo {
 func (h *Handlers) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery())
+	// Metrics first: it must see the status Recovery writes for a panic.
+	r.Use(h.metrics.Middleware(), gin.Recovery())
 	// Client IPs come from the connection, never from forwarded headers a
 	// client could forge to dodge the sign-in rate limits.
 	r.SetTrustedProxies(nil) //nolint:errcheck // nil is always accepted
@@ -122,6 +123,7 @@ func (h *Handlers) engine() *gin.Engine {
 	origin.POST("/auth", h.leafAuth)
 	origin.GET("/templates", h.leafTemplates)
 	origin.GET("/templatevars", h.leafTemplateVars)
+	origin.GET("/feed", h.leafFeed)
 
 	// Reading templates is for everyone signed in (filtered by zone);
 	// writing needs manage_templates.

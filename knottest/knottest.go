@@ -134,6 +134,9 @@ func Start(t testing.TB, cfg config.Config, opts ...Option) *Instance {
 	return inst
 }
 
+// SessionCookie is the name of the server's session cookie.
+func (i *Instance) SessionCookie() string { return server.SessionCookieName(i.Cfg.Server.URL) }
+
 // Addr is the host:port the server listens on.
 func (i *Instance) Addr() string { return i.addr }
 

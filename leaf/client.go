@@ -11,8 +11,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/knot-dev/knot/config"
@@ -46,15 +48,21 @@ type OriginError struct {
 func (e *OriginError) Error() string { return string(e.State) + ": " + e.Detail }
 
 // Client talks to the origin. It is the only code that does.
+//
+// The origin may be several servers of one cluster: the client talks to
+// one at a time and moves to the next when told to (Failover).
 type Client struct {
-	base    string
+	bases   []string
+	cur     atomic.Int32
 	token   string
 	selfURL string
 	version string
 	http    *http.Client
-	// verified is true when the link to the origin is HTTPS with its
-	// certificate checked: only then are protected values asked for.
-	verified bool
+	// stream carries the live feed: the same transport, but no overall
+	// timeout, since the response is meant to stay open.
+	stream *http.Client
+	// skipVerify is server.origin.skip_verify.
+	skipVerify bool
 }
 
 // NewClient builds the origin client from the leaf's configuration: it
@@ -81,22 +89,43 @@ func NewClient(cfg *config.Config, version string) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
 	tr.Proxy = nil
+	tr.ResponseHeaderTimeout = requestTimeout
+	bases := o.Server.URLs()
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("server.origin.server is empty")
+	}
+	// Never follow a redirect: a 307 would resend a sign-in's password,
+	// and any redirect could carry the token elsewhere.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
-		verified: strings.HasPrefix(o.Server, "https://") && !o.SkipVerify,
-		base:     o.Server,
-		token:    o.Token,
-		selfURL:  cfg.Server.URL,
-		version:  version,
-		http: &http.Client{Transport: tr, Timeout: requestTimeout,
-			// Never follow a redirect: a 307 would resend a sign-in's
-			// password, and any redirect could carry the token elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		skipVerify: o.SkipVerify,
+		bases:      bases,
+		token:      o.Token,
+		selfURL:    cfg.Server.URL,
+		version:    version,
+		http:       &http.Client{Transport: tr, Timeout: requestTimeout, CheckRedirect: noRedirect},
+		stream:     &http.Client{Transport: tr, CheckRedirect: noRedirect},
 	}, nil
 }
 
-// Origin is the origin's base URL.
-func (c *Client) Origin() string { return c.base }
+// Origin is the base URL of the origin server the client talks to now.
+func (c *Client) Origin() string { return c.bases[int(c.cur.Load())%len(c.bases)] }
+
+// Origins is every configured origin server, in order.
+func (c *Client) Origins() []string { return slices.Clone(c.bases) }
+
+// Failover moves to the next configured origin server (with one, it stays).
+func (c *Client) Failover() {
+	if len(c.bases) > 1 {
+		c.cur.Add(1)
+	}
+}
+
+// verified reports whether the link to the current origin is HTTPS with
+// its certificate checked: only then are protected values asked for.
+func (c *Client) verified() bool {
+	return strings.HasPrefix(c.Origin(), "https://") && !c.skipVerify
+}
 
 // Hello announces the leaf and returns what the origin says about itself
 // and the token's owner. It doubles as the heartbeat.
@@ -154,7 +183,7 @@ func (c *Client) Templates(ctx context.Context, etag string) (list []Template, n
 // revalidating with etag, exactly like Templates.
 func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, newETag string, notModified bool, err error) {
 	path := PathTemplateVars
-	if !c.verified {
+	if !c.verified() {
 		path += "?protected=false"
 	}
 	res, err := c.do(ctx, http.MethodGet, path, nil, etag, &list)
@@ -177,6 +206,20 @@ func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, n
 	return list, res.Header.Get("ETag"), false, nil
 }
 
+// newRequest builds a request to the current origin with the headers every
+// leaf request carries.
+func (c *Client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Origin()+path, body)
+	if err != nil {
+		return nil, &OriginError{State: StateUnreachable, Detail: "cannot build a request to the origin: " + err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set(HeaderLeafURL, c.selfURL)
+	req.Header.Set(HeaderLeafVersion, c.version)
+	req.Header.Set(HeaderProtocol, strconv.Itoa(ProtocolVersion))
+	return req, nil
+}
+
 // do sends one request and decodes a 2xx answer into out. Every failure
 // comes back as an *OriginError.
 func (c *Client) do(ctx context.Context, method, path string, body any, etag string, out any) (*http.Response, error) {
@@ -188,15 +231,11 @@ func (c *Client) do(ctx context.Context, method, path string, body any, etag str
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := c.newRequest(ctx, method, path, rd)
 	if err != nil {
-		return nil, &OriginError{State: StateUnreachable, Detail: "cannot build a request to the origin: " + err.Error()}
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set(HeaderLeafURL, c.selfURL)
-	req.Header.Set(HeaderLeafVersion, c.version)
-	req.Header.Set(HeaderProtocol, strconv.Itoa(ProtocolVersion))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

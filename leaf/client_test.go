@@ -24,7 +24,7 @@ func fakeOrigin(t *testing.T, handler http.HandlerFunc) (*Client, *httptest.Serv
 	caFile := filepath.Join(t.TempDir(), "origin.crt")
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
 	cfg := config.Default()
-	cfg.Server.Origin.Server = srv.URL
+	cfg.Server.Origin.Server = config.URLList(srv.URL)
 	cfg.Server.Origin.Token = "s3cr3t-tok"
 	cfg.Server.Origin.CAFile = caFile
 	c, err := NewClient(&cfg, "test")
@@ -145,7 +145,7 @@ func TestClientOriginDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cfg := config.Default()
-	cfg.Server.Origin.Server = "https://" + addr
+	cfg.Server.Origin.Server = config.URLList("https://" + addr)
 	cfg.Server.Origin.Token = "tok"
 	c, _ := NewClient(&cfg, "test")
 	_, err := c.Hello(context.Background())
@@ -158,7 +158,7 @@ func TestClientUntrustedCertificate(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	cfg := config.Default()
-	cfg.Server.Origin.Server = srv.URL
+	cfg.Server.Origin.Server = config.URLList(srv.URL)
 	cfg.Server.Origin.Token = "tok"
 	c, _ := NewClient(&cfg, "test")
 	_, err := c.Hello(context.Background())
@@ -185,7 +185,7 @@ func TestClientPlainHTTPOriginOnTLSURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	cfg := config.Default()
-	cfg.Server.Origin.Server = strings.Replace(srv.URL, "http://", "https://", 1)
+	cfg.Server.Origin.Server = config.URLList(strings.Replace(srv.URL, "http://", "https://", 1))
 	cfg.Server.Origin.Token = "tok"
 	c, _ := NewClient(&cfg, "test")
 	_, err := c.Hello(context.Background())

@@ -68,7 +68,7 @@ func startPair(t *testing.T, o pairOpts) *pair {
 	p.token, p.tokID = createToken(t, p.admin, "Leaf Test")
 
 	p.lcfg = knottest.Config(t)
-	p.lcfg.Server.Origin.Server = p.origin.URL + "/"
+	p.lcfg.Server.Origin.Server = config.URLList(p.origin.URL + "/")
 	p.lcfg.Server.Origin.Token = p.token
 	p.lcfg.Server.Origin.CAFile = server.SelfSignedCertPath(&p.origin.Cfg)
 	// The tests drive syncs themselves; the loop's own heartbeat stays out of the way.

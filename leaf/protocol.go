@@ -18,7 +18,31 @@ const (
 	// PathTemplateVars sends protected values in plain text: only ever over
 	// the verified TLS link, and the leaf seals them under its own key.
 	PathTemplateVars = "/api/leaf/v1/templatevars"
+	// PathFeed is the live change feed (server-sent events).
+	PathFeed = "/api/leaf/v1/feed"
 )
+
+// Events of the live feed.
+const (
+	// EventResync: the origin cannot serve the leaf's cursor; fetch
+	// everything, then continue from the cursor it carries.
+	EventResync = "resync"
+	// EventChange: something of a kind changed (its id is the new cursor).
+	EventChange = "change"
+	// EventPing: a keepalive carrying the cursor the feed has reached.
+	EventPing = "ping"
+)
+
+// FeedCursor is the data of resync and ping events.
+type FeedCursor struct {
+	Cursor int64 `json:"cursor"`
+}
+
+// FeedChange is the data of a change event: templates, variables, roles,
+// user (the token's owner) or token (the leaf's own).
+type FeedChange struct {
+	Kind string `json:"kind"`
+}
 
 // Headers a leaf sends with every request.
 const (

@@ -2,6 +2,7 @@ package leaf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -22,16 +24,31 @@ import (
 // still sign in on the leaf while the origin is unreachable.
 const OfflineWindow = 14 * 24 * time.Hour
 
-// Backoff bounds for reconnecting: the first retry comes after about a
-// second, each later one waits twice as long, never more than the cap.
+// Reconnecting: the first retry comes after about a second, each later one
+// waits about twice as long, up to fastRetryCap during the first
+// fastRetryFor of an outage (an origin that comes back is in use again
+// within seconds) and up to slowRetryCap after it. Never faster than
+// minRetry, so a dead origin is not hammered.
 const (
-	backoffBase = time.Second
-	backoffCap  = 2 * time.Minute
+	minRetry     = time.Second
+	fastRetryCap = 4 * time.Second
+	fastRetryFor = 10 * time.Minute
+	slowRetryCap = 30 * time.Second
 )
+
+// feedIdle is how long the open feed may stay silent: the origin pings
+// every two seconds, so this is a few missed pings (a dead or half-open
+// link), after which the leaf reconnects.
+const feedIdle = 5 * time.Second
 
 // Service runs a leaf's side of leaf mode.
 type Service struct {
-	client *Client
+	// client is swapped whole by Reconfigure (a new token or origin list).
+	client  atomic.Pointer[Client]
+	version string
+	// relink asks the loop to drop the current link and connect again at
+	// once, with the new client.
+	relink chan struct{}
 	db     *gorm.DB
 	// vault re-seals the origin's protected variables under this leaf's
 	// own server.encrypt before they are cached.
@@ -48,7 +65,11 @@ type Service struct {
 	// goroutines while a sync may be resetting the count.
 	failMu   sync.Mutex
 	failures int
-	kick     chan struct{}
+	// outageStart is when the current run of failures began.
+	outageStart time.Time
+	kick        chan struct{}
+	// cursor is the last change of the origin's feed applied here.
+	cursor atomic.Int64
 }
 
 // NewService builds the leaf service for cfg, which must be in leaf mode.
@@ -58,7 +79,8 @@ func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog
 		return nil, err
 	}
 	s := &Service{
-		client:   client,
+		version:  version,
+		relink:   make(chan struct{}, 1),
 		db:       db,
 		vault:    secrets,
 		log:      log,
@@ -66,13 +88,14 @@ func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog
 		interval: cfg.Server.Origin.HeartbeatInterval.D(),
 		kick:     make(chan struct{}, 1),
 	}
+	s.client.Store(client)
 	s.status.s = Status{State: StateUnreachable, Message: fmt.Sprintf("Connecting to the origin %s…", client.Origin()), Since: now()}
 	if _, last, err := models.ClusterSyncState(context.Background(), db); err == nil {
 		s.status.s.LastSync = last
 	}
 	s.status.logger = func(st Status) {
 		if st.Healthy() {
-			log.Info("leaf connected to origin", "origin", client.Origin(), "origin_version", st.OriginVersion)
+			log.Info("leaf connected to origin", "origin", s.cl().Origin(), "origin_version", st.OriginVersion)
 			return
 		}
 		log.Warn("leaf not connected to origin", "state", st.State, "message", st.Message, "next_retry", st.NextRetry.Format(time.RFC3339))
@@ -80,22 +103,56 @@ func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog
 	return s, nil
 }
 
+// cl is the current origin client.
+func (s *Service) cl() *Client { return s.client.Load() }
+
+// errRelink ends a link that Reconfigure replaced; it is no failure.
+var errRelink = errors.New("the origin settings changed")
+
+// Reconfigure takes a new origin list, token or CA from cfg (a reloaded
+// knot.toml) and reconnects with them at once. An unusable setting (an
+// unreadable ca_file) is refused and the running link stays.
+func (s *Service) Reconfigure(cfg *config.Config) error {
+	c, err := NewClient(cfg, s.version)
+	if err != nil {
+		return err
+	}
+	s.client.Store(c)
+	s.failMu.Lock()
+	s.failures = 0
+	s.failMu.Unlock()
+	select {
+	case s.relink <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // Status returns the current connection status.
 func (s *Service) Status() Status { return s.status.get() }
 
 // Origin is the origin's URL.
-func (s *Service) Origin() string { return s.client.Origin() }
+func (s *Service) Origin() string { return s.cl().Origin() }
 
-// Run syncs at start, then every heartbeat interval while connected, and
-// with exponential backoff and jitter while not, until ctx ends.
+// Run holds the live link to the origin until ctx ends: hello, then the
+// change feed, applying each change as it arrives; when the link breaks it
+// retries with backoff and jitter, moving to the next configured origin
+// server after each failure.
 func (s *Service) Run(ctx context.Context) {
 	for {
-		wait := s.interval
-		if err := s.Sync(ctx); err != nil {
-			wait = s.Status().NextRetry.Sub(s.now())
-			wait = max(min(wait, backoffCap), backoffBase/2)
+		err := s.link(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-		timer := time.NewTimer(wait)
+		if errors.Is(err, errRelink) {
+			continue
+		}
+		s.failed(err)
+		if oe := (*OriginError)(nil); errors.As(err, &oe) && oe.State == StateUnreachable && !oe.Local {
+			s.cl().Failover()
+		}
+		wait := max(s.Status().NextRetry.Sub(s.now()), minRetry)
+		timer := time.NewTimer(min(wait, slowRetryCap))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -103,8 +160,189 @@ func (s *Service) Run(ctx context.Context) {
 		case <-timer.C:
 		case <-s.kick:
 			timer.Stop()
+		case <-s.relink:
+			timer.Stop()
 		}
 	}
+}
+
+// Cursor is the last change of the origin's feed this leaf applied.
+func (s *Service) Cursor() int64 { return s.cursor.Load() }
+
+// RetryNow asks the loop to reconnect (or, while connected, to fetch
+// everything again) at once.
+func (s *Service) RetryNow() { s.wake() }
+
+// link says hello, opens the feed from the stored cursor and applies what
+// it carries until the link breaks; it returns why.
+func (s *Service) link(ctx context.Context) error {
+	hello, err := s.cl().Hello(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.refreshOwner(ctx, hello); err != nil {
+		return err
+	}
+	cursor, err := models.FeedCursor(ctx, s.db)
+	if err != nil {
+		return localError("read the feed cursor", err)
+	}
+	s.cursor.Store(cursor)
+	linkCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := s.cl().OpenFeed(linkCtx, cursor)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+
+	events := make(chan feedEvent)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := stream.next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case events <- ev:
+			case <-linkCtx.Done():
+				return
+			}
+		}
+	}()
+
+	idle := time.NewTimer(feedIdle)
+	defer idle.Stop()
+	heartbeat := time.NewTicker(s.interval)
+	defer heartbeat.Stop()
+	pending := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-readErr:
+			if oe := (*OriginError)(nil); errors.As(err, &oe) {
+				return err
+			}
+			return &OriginError{State: StateUnreachable, Detail: "the live feed broke off (" + rootCause(err) + ")"}
+		case <-idle.C:
+			return &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the live feed went silent for %s", feedIdle)}
+		case <-s.relink:
+			return errRelink
+		case <-heartbeat.C:
+			// The hello keeps the token alive (every use resets its 14
+			// days) and refreshes the owner's permissions.
+			hello, err := s.cl().Hello(ctx)
+			if err != nil {
+				return err
+			}
+			if err := s.refreshOwner(ctx, hello); err != nil {
+				return err
+			}
+		case <-s.kick:
+			for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
+				pending[kind] = true
+			}
+			if err := s.apply(ctx, pending, s.cursor.Load(), hello); err != nil {
+				return err
+			}
+		case ev := <-events:
+			idle.Reset(feedIdle)
+			switch ev.Name {
+			case EventResync:
+				c, err := ev.cursor()
+				if err != nil {
+					return err
+				}
+				// Everything, then carry on from the origin's cursor.
+				s.log.Info("leaf resyncing everything from the origin", "origin", s.cl().Origin(), "cursor", s.cursor.Load(), "origin_cursor", c)
+				for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
+					pending[kind] = true
+				}
+				if err := s.apply(ctx, pending, c, hello); err != nil {
+					return err
+				}
+			case EventChange:
+				var fc FeedChange
+				if json.Unmarshal(ev.Data, &fc) != nil || fc.Kind == "" {
+					return &OriginError{State: StateUnreachable, Detail: "the origin's change event is not what a knot origin sends"}
+				}
+				pending[fc.Kind] = true
+			case EventPing:
+				// A ping ends every batch of changes: apply the batch, then
+				// record the cursor the origin reached.
+				c, err := ev.cursor()
+				if err != nil {
+					return err
+				}
+				if err := s.apply(ctx, pending, c, hello); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// apply fetches what the pending kinds of change touched (templates and
+// variables through their ETag endpoints, the owner through a hello),
+// records cursor as applied and the link as connected. A failure leaves
+// the cursor where it was, so the changes come again after reconnecting.
+func (s *Service) apply(ctx context.Context, pending map[string]bool, cursor int64, hello *Hello) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if pending[models.ChangeRoles] || pending[models.ChangeUser] || pending[models.ChangeToken] {
+		h, err := s.cl().Hello(ctx)
+		if err != nil {
+			return err
+		}
+		*hello = *h
+		if err := s.refreshOwner(ctx, h); err != nil {
+			return err
+		}
+	}
+	if pending[models.ChangeTemplates] {
+		if err := s.syncTemplates(ctx); err != nil {
+			return err
+		}
+	}
+	if pending[models.ChangeVariables] {
+		if err := s.syncVariables(ctx); err != nil {
+			return err
+		}
+	}
+	clear(pending)
+	if cursor != s.cursor.Load() {
+		if err := models.SetFeedCursor(ctx, s.db, cursor); err != nil {
+			return localError("record the feed cursor", err)
+		}
+		s.cursor.Store(cursor)
+	}
+	s.connected(hello)
+	return nil
+}
+
+// refreshOwner stores what the origin said about the token's owner.
+func (s *Service) refreshOwner(ctx context.Context, hello *Hello) error {
+	owner := hello.User
+	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.now().UTC()); err != nil {
+		return localError("refresh the token owner's permissions", err)
+	}
+	return nil
+}
+
+// connected records a healthy link.
+func (s *Service) connected(hello *Hello) {
+	now := s.now().UTC()
+	s.failMu.Lock()
+	s.failures = 0
+	s.failMu.Unlock()
+	s.status.set(StateConnected, fmt.Sprintf("Connected to the origin %s.", s.cl().Origin()), now, func(st *Status) {
+		st.LastSync = now
+		st.NextRetry = time.Time{}
+		st.OriginName, st.OriginVersion = hello.Name, hello.Version
+	})
 }
 
 // Sync says hello (the heartbeat, which also keeps the token alive) and
@@ -129,19 +367,31 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 func (s *Service) sync(ctx context.Context) error {
-	hello, err := s.client.Hello(ctx)
+	hello, err := s.cl().Hello(ctx)
 	if err != nil {
 		return err
 	}
-	owner := hello.User
-	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.now().UTC()); err != nil {
-		return localError("refresh the token owner's permissions", err)
+	if err := s.refreshOwner(ctx, hello); err != nil {
+		return err
 	}
+	if err := s.syncTemplates(ctx); err != nil {
+		return err
+	}
+	if err := s.syncVariables(ctx); err != nil {
+		return err
+	}
+	s.connected(hello)
+	return nil
+}
+
+// syncTemplates refreshes the cached cluster templates: If-None-Match with
+// the last ETag, a wholesale replace on 200.
+func (s *Service) syncTemplates(ctx context.Context) error {
 	etag, _, err := models.ClusterSyncState(ctx, s.db)
 	if err != nil {
 		return localError("read the template cache", err)
 	}
-	list, newETag, notModified, err := s.client.Templates(ctx, etag)
+	list, newETag, notModified, err := s.cl().Templates(ctx, etag)
 	if err != nil {
 		return err
 	}
@@ -154,17 +404,6 @@ func (s *Service) sync(ctx context.Context) error {
 	if err != nil {
 		return localError("store the origin's templates", err)
 	}
-	if err := s.syncVariables(ctx); err != nil {
-		return err
-	}
-	s.failMu.Lock()
-	s.failures = 0
-	s.failMu.Unlock()
-	s.status.set(StateConnected, fmt.Sprintf("Connected to the origin %s.", s.client.Origin()), now, func(st *Status) {
-		st.LastSync = now
-		st.NextRetry = time.Time{}
-		st.OriginName, st.OriginVersion = hello.Name, hello.Version
-	})
 	return nil
 }
 
@@ -180,7 +419,7 @@ func (s *Service) syncVariables(ctx context.Context) error {
 	if err != nil {
 		return localError("read the variable cache", err)
 	}
-	list, newETag, notModified, err := s.client.Variables(ctx, etag)
+	list, newETag, notModified, err := s.cl().Variables(ctx, etag)
 	if err != nil {
 		return err
 	}
@@ -198,17 +437,23 @@ func (s *Service) syncVariables(ctx context.Context) error {
 }
 
 func (s *Service) failed(err error) {
-	state, msg := describe(err, s.client.Origin())
+	state, msg := describe(err, s.cl().Origin())
+	now := s.now()
 	s.failMu.Lock()
 	s.failures++
 	n := s.failures
+	if n == 1 {
+		s.outageStart = now
+	}
+	ceiling := fastRetryCap
+	if now.Sub(s.outageStart) >= fastRetryFor {
+		ceiling = slowRetryCap
+	}
 	s.failMu.Unlock()
-	delay := backoffBase << min(n-1, 10)
-	delay = min(delay, backoffCap)
-	// Full jitter in [delay/2, delay) so that many leaves do not reconnect
-	// in lockstep when the origin comes back.
-	delay = delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
-	now := s.now()
+	delay := min(minRetry<<min(n-1, 10), ceiling)
+	// Jitter in [delay/2, delay] so that many leaves do not reconnect in
+	// lockstep when the origin comes back; never under minRetry.
+	delay = max(delay/2+time.Duration(rand.Int64N(int64(delay/2)+1)), minRetry)
 	s.status.set(state, msg, now, func(st *Status) { st.NextRetry = now.Add(delay) })
 }
 
@@ -264,15 +509,12 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 	if email == "" || password == "" {
 		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
 	}
-	fctx := ctx
-	if !s.Status().Healthy() {
-		// Do not make a person wait the full timeout for an origin that is
-		// known to be away; a quick try still notices it coming back.
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
+	if s.linkDown() {
+		// The live link is down and retrying by itself (within seconds):
+		// do not make a person wait on an origin that is known to be away.
+		return s.offlineSignIn(ctx, email, password)
 	}
-	ou, err := s.client.Authenticate(fctx, email, password)
+	ou, err := s.cl().Authenticate(ctx, email, password)
 	if err == nil {
 		hash, err := models.HashPassword(password)
 		if err != nil {
@@ -297,6 +539,15 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 		return nil, err
 	}
 	switch {
+	case requestRefused(oe):
+		// The origin is up and said the request itself was wrong (too
+		// large, malformed): that is nothing to do with the link, and
+		// nothing a visitor's sign-in may use to flip the leaf's status.
+		msg := oe.Message
+		if msg == "" || len(msg) > 300 {
+			msg = http.StatusText(oe.Status)
+		}
+		return nil, &SignInError{Status: http.StatusBadRequest, Message: "The cluster could not check this sign-in: " + msg}
 	case oe.Status == http.StatusTooManyRequests:
 		secs := max(int(oe.RetryAfter.Seconds()), 1)
 		return nil, &SignInError{Status: http.StatusTooManyRequests, RetryAfter: oe.RetryAfter,
@@ -314,16 +565,40 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 			status = http.StatusForbidden
 		}
 		return nil, &SignInError{Status: status, Message: msg}
-	case oe.State == StateUnreachable:
+	case oe.State == StateUnreachable, oe.State == StateUntrustedCertificate:
+		// An origin whose certificate does not verify never saw the
+		// password: for signing in it is as good as away.
 		s.failed(err)
 		return s.offlineSignIn(ctx, email, password)
 	default:
 		// The origin is there but will not serve this leaf: no offline
 		// fallback, since the origin may have cut this leaf off on purpose.
 		s.failed(err)
-		_, msg := describe(err, s.client.Origin())
+		_, msg := describe(err, s.cl().Origin())
 		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: "Signing in through the cluster is not possible: " + msg}
 	}
+}
+
+// linkDown reports whether the link to the origin has failed since it last
+// worked: then sign-ins are checked offline at once.
+func (s *Service) linkDown() bool {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	return s.failures > 0
+}
+
+// requestRefused reports whether the origin answered a sign-in check with a
+// client error about the request itself, rather than a verdict on the
+// credentials or a problem with the link or the token.
+func requestRefused(oe *OriginError) bool {
+	if oe.Status < 400 || oe.Status > 499 || oe.Code != "" {
+		return false
+	}
+	switch oe.Status {
+	case http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return false
+	}
+	return true
 }
 
 func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*models.User, error) {

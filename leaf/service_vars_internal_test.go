@@ -45,7 +45,7 @@ func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "origin.crt")
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
 	cfg := config.Default()
-	cfg.Server.Origin.Server = srv.URL
+	cfg.Server.Origin.Server = config.URLList(srv.URL)
 	cfg.Server.Origin.Token = "s3cr3t-tok"
 	cfg.Server.Origin.CAFile = caFile
 

@@ -77,7 +77,7 @@ func describe(err error, origin string) (State, string) {
 	}
 	switch oe.State {
 	case StateTokenRejected:
-		return oe.State, "The origin rejected this leaf's API token. Create a new token on the origin and put it in server.origin.token."
+		return oe.State, "The origin rejected this leaf's API token. Create a new token on the origin, put it in server.origin.token, and reload knot (send it SIGHUP: kill -HUP <pid>) or restart it."
 	case StateLeafNodesDisabled:
 		return oe.State, fmt.Sprintf("Leaf nodes are disabled on the origin %s (server.cluster.allow_leaf_nodes = false). Ask its administrator to allow them.", origin)
 	case StateUntrustedCertificate:

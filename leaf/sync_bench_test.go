@@ -40,7 +40,7 @@ func startBenchPair(b *testing.B, n int) *knottest.Instance {
 	_, token := admin.CreateAPIToken("Leaf Bench")
 
 	lcfg := knottest.Config(b)
-	lcfg.Server.Origin.Server = origin.URL
+	lcfg.Server.Origin.Server = config.URLList(origin.URL)
 	lcfg.Server.Origin.Token = token
 	lcfg.Server.Origin.CAFile = server.SelfSignedCertPath(&origin.Cfg)
 	// The benchmark drives the syncs; the loop's heartbeat stays away.

@@ -53,6 +53,18 @@ func ListLeafNodes(ctx context.Context, db *gorm.DB) ([]LeafNodeView, error) {
 	return out, err
 }
 
+// LeafOnlineWindow is how recently a leaf must have said hello to count as
+// online: a few missed heartbeats at the default interval. The Leaf Nodes
+// page and the metrics share it so that they never disagree.
+const LeafOnlineWindow = 2 * time.Minute
+
+// CountLeavesSeenSince counts the leaves whose last hello came at or after t.
+func CountLeavesSeenSince(ctx context.Context, db *gorm.DB, t time.Time) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&LeafNode{}).Where("last_seen_at >= ?", t.UTC()).Count(&n).Error
+	return n, err
+}
+
 // ClusterTemplate is a leaf's cached copy of one of the origin's templates.
 type ClusterTemplate struct {
 	OriginID    uint `gorm:"primaryKey;autoIncrement:false"`

@@ -290,7 +290,7 @@ func TestALeafWorksThroughAnyServerAndEveryServerListsIt(t *testing.T) {
 
 	lcfg := knottest.Config(t)
 	lcfg.Server.Postgres = config.Postgres{} // a leaf keeps its own SQLite
-	lcfg.Server.Origin.Server = b.URL
+	lcfg.Server.Origin.Server = config.URLList(b.URL)
 	lcfg.Server.Origin.Token = token
 	if _, err := lcfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/postgresstore"
@@ -19,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/feed"
 	"github.com/knot-dev/knot/handlers"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
@@ -39,6 +41,9 @@ type Server struct {
 	cfg config.Config
 	log *slog.Logger
 	db  *gorm.DB
+	hub *feed.Hub
+	// lock keeps other knot processes off this data directory.
+	lock *dataLock
 	// stopStore stops the session store's cleanup of expired sessions.
 	stopStore func()
 	handlers  *handlers.Handlers
@@ -47,11 +52,26 @@ type Server struct {
 	leaf      *leaf.Service
 	stopJobs  context.CancelFunc
 	jobsDone  chan struct{}
+	metrics   metricsListener
 }
 
 // New builds a server: it opens and migrates the database, fills in the
 // encryption key and certificate, and wires the handlers.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	lock, err := lockDataDir(cfg.DataDir(), cfg.Server.SQLite.Path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(ctx, cfg, log, opts)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -104,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	// No scs IdleTimeout: it rewrites the session row on every request.
 	// The handlers enforce server.session_idle_timeout themselves and record
 	// activity at most once a minute (see handlers.identify).
-	sessions.Cookie.Name = "knot_session"
+	sessions.Cookie.Name = SessionCookieName(cfg.Server.URL)
 	sessions.Cookie.HttpOnly = true
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
 	sessions.Cookie.Secure = cfg.Server.TLS.UseTLS
@@ -127,7 +147,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 			return nil, err
 		}
 	}
+	m, err := s.setupMetrics(sqlDB, leafSvc, opts.Now)
+	if err != nil {
+		s.stopStore()
+		models.Close(db)
+		return nil, err
+	}
+	// A leaf serves no feed of its own; an origin's hub wakes the feeds
+	// its leaves hold open.
+	var hub *feed.Hub
+	if !cfg.IsLeaf() {
+		listen := ""
+		if cfg.Server.Postgres.Enabled {
+			listen = cfg.Server.Postgres.DSN
+		}
+		hub = feed.New(db, listen, log)
+	}
+	s.hub = hub
 	h := handlers.New(handlers.Deps{
+		Hub:      hub,
+		Metrics:  m,
 		Leaf:     leafSvc,
 		DB:       db,
 		Sessions: sessions,
@@ -199,8 +238,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if tc := s.TLSConfig(); tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
+	if s.hub != nil {
+		// Shutdown waits for handlers to return; open leaf feeds would hold
+		// it for its whole timeout, so they end first.
+		srv.RegisterOnShutdown(s.hub.Shutdown)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	stopMetrics := s.serveMetrics()
+	defer stopMetrics()
 	select {
 	case err := <-errc:
 		return err
@@ -222,5 +268,44 @@ func (s *Server) Close() error {
 	s.stopJobs()
 	<-s.jobsDone
 	s.stopStore()
-	return models.Close(s.db)
+	s.closeMetricsListener()
+	err := models.Close(s.db)
+	s.lock.release()
+	return err
+}
+
+// Reload applies a re-read knot.toml to the running server: a leaf takes
+// the new origin list, token and CA at once and reconnects. Settings that
+// only a restart can change are named in the returned notes; a setting
+// that cannot be applied (leaf mode switched on or off, an unusable CA
+// file) is an error, and the running configuration stays.
+func (s *Server) Reload(next config.Config) (notes []string, err error) {
+	if next.IsLeaf() != s.cfg.IsLeaf() {
+		return nil, errors.New("switching leaf mode on or off (server.origin.server and server.origin.token) needs a restart")
+	}
+	cur := s.cfg.Server
+	for key, changed := range map[string]bool{
+		"server.listen":               next.Server.Listen != cur.Listen,
+		"server.url":                  next.Server.URL != cur.URL,
+		"server.sqlite.path":          next.Server.SQLite.Path != cur.SQLite.Path,
+		"server.postgres":             next.Server.Postgres != cur.Postgres,
+		"server.tls":                  next.Server.TLS != cur.TLS,
+		"server.metrics.listen":       next.Server.Metrics != cur.Metrics,
+		"server.cluster":              next.Server.Cluster != cur.Cluster,
+		"server.ui":                   next.Server.UI != cur.UI,
+		"server.zone":                 next.Server.Zone != cur.Zone,
+		"server.encrypt":              next.Server.Encrypt != "" && next.Server.Encrypt != cur.Encrypt,
+		"server.session_idle_timeout": next.Server.SessionIdleTimeout != cur.SessionIdleTimeout,
+	} {
+		if changed {
+			notes = append(notes, key+" changed; it takes effect at the next restart")
+		}
+	}
+	slices.Sort(notes)
+	if s.leaf != nil {
+		if err := s.leaf.Reconfigure(&next); err != nil {
+			return notes, err
+		}
+	}
+	return notes, nil
 }

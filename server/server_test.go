@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,51 @@ func TestAnUnreachableDatabaseStopsStartUpNamingTheKeyAndHostButNotThePassword(t
 	msg := err.Error()
 	if !strings.Contains(msg, "server.postgres.dsn") || !strings.Contains(msg, addr) || strings.Contains(msg, "s3cret-pw") {
 		t.Fatalf("start-up error = %q; want the key and %s, never the password", msg, addr)
+	}
+}
+
+// An origin and a leaf on one machine, one browser: cookies do not care
+// about ports, so only distinct cookie names keep the two sign-ins apart.
+func TestTwoServersOnOneHostKeepSeparateSessionsInOneBrowser(t *testing.T) {
+	cfgA, cfgB := knottest.Config(t), knottest.Config(t)
+	cfgA.Server.URL, cfgB.Server.URL = "http://127.0.0.1:3000", "http://127.0.0.1:3001"
+	a, b := knottest.Start(t, cfgA), knottest.Start(t, cfgB)
+	if a.SessionCookie() == b.SessionCookie() {
+		t.Fatal("two server URLs got one cookie name")
+	}
+	browser := a.SetupAdmin()
+	b.SetupAdmin()
+	onB := *browser
+	onB.Base = b.URL
+	if res := onB.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in on B = %d", res.StatusCode)
+	}
+	for name, c := range map[string]*knottest.Client{"A": browser, "B": &onB} {
+		if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+			t.Fatalf("after signing in on both, the session on %s = %d", name, res.StatusCode)
+		}
+	}
+	if res := onB.PostForm("/logout", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out on B = %d", res.StatusCode)
+	}
+	if res := browser.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+		t.Fatalf("signing out of B signed the browser out of A: %d", res.StatusCode)
+	}
+	if got, want := server.SessionCookieName("https://knot.example.com"), server.SessionCookieName("HTTPS://KNOT.example.com:443/"); got != want {
+		t.Fatalf("one public URL written two ways got two names: %s, %s", got, want)
+	}
+}
+
+func TestASecondServerOnTheSameDataDirectoryRefusesToStart(t *testing.T) {
+	cfg := knottest.Config(t)
+	knottest.Start(t, cfg)
+	_, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err == nil {
+		t.Fatal("a second server started on a database in use")
+	}
+	for _, want := range []string{cfg.Server.SQLite.Path, "pid", "knot.lock"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("the refusal %q does not name %q", err, want)
+		}
 	}
 }

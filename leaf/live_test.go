@@ -1,0 +1,172 @@
+package leaf_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/models"
+)
+
+// Tests of the live link: the leaf holds the origin's change feed open, so
+// changes arrive without a heartbeat (the pair's heartbeat is an hour).
+
+func clusterTemplate(t *testing.T, p *pair, name string) (models.ClusterTemplate, bool) {
+	t.Helper()
+	list, err := models.ClusterTemplates(context.Background(), p.leaf.Server.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range list {
+		if ct.Name == name {
+			return ct, true
+		}
+	}
+	return models.ClusterTemplate{}, false
+}
+
+func createTemplate(t *testing.T, c *knottest.Client, name, body string) float64 {
+	t.Helper()
+	res := c.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": name, "active": true, "body": body})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create template %s: %d %s", name, res.StatusCode, res.Body)
+	}
+	var out struct {
+		ID float64 `json:"id"`
+	}
+	res.JSON(t, &out)
+	return out.ID
+}
+
+func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+
+	id := createTemplate(t, p.admin, "live", "image: one")
+	knottest.Eventually(t, "a template created on the origin on the leaf", func() bool {
+		ct, ok := clusterTemplate(t, p, "live")
+		return ok && ct.Body == "image: one"
+	})
+	res := p.admin.JSONRequest(http.MethodPut, fmt.Sprintf("/api/templates/%d", int(id)), map[string]any{"name": "live", "active": true, "body": "image: two"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("edit: %d %s", res.StatusCode, res.Body)
+	}
+	knottest.Eventually(t, "the edit on the leaf", func() bool {
+		ct, ok := clusterTemplate(t, p, "live")
+		return ok && ct.Body == "image: two"
+	})
+	if res := p.admin.Do(http.MethodDelete, fmt.Sprintf("/api/templates/%d", int(id)), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete: %d %s", res.StatusCode, res.Body)
+	}
+	knottest.Eventually(t, "the deletion on the leaf", func() bool {
+		_, ok := clusterTemplate(t, p, "live")
+		return !ok
+	})
+
+	res = p.admin.JSONRequest(http.MethodPost, "/api/templatevars", map[string]any{"name": "LIVE_VAR", "value": "v1"})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create variable: %d %s", res.StatusCode, res.Body)
+	}
+	knottest.Eventually(t, "a variable created on the origin on the leaf", func() bool {
+		var n int64
+		p.leaf.Server.DB().Raw(`SELECT COUNT(*) FROM cluster_variables WHERE name = 'LIVE_VAR'`).Scan(&n)
+		return n == 1
+	})
+}
+
+func TestAChangeMadeWhileTheLeafWasDownArrivesAfterReconnectWithoutAResync(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
+	p.leaf.Stop()
+	createTemplate(t, p.admin, "while-away", "image: away")
+
+	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	knottest.Eventually(t, "the change made while the leaf was down", func() bool {
+		_, ok := clusterTemplate(t, p, "while-away")
+		return ok
+	})
+	if strings.Contains(p.leaf.Logs.String(), "resyncing everything") {
+		t.Fatal("the leaf resynced instead of resuming from its cursor")
+	}
+}
+
+func TestALeafWhoseCursorTheOriginNoLongerHoldsResyncs(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
+	p.leaf.Stop()
+	for _, name := range []string{"gone-1", "gone-2", "gone-3"} {
+		createTemplate(t, p.admin, name, "image: "+name)
+	}
+	// The origin forgets all but its newest change: the leaf's cursor is
+	// now older than anything it holds.
+	if _, err := models.PruneChanges(context.Background(), p.origin.Server.DB(), 1); err != nil {
+		t.Fatal(err)
+	}
+	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	knottest.Eventually(t, "every change after a resync", func() bool {
+		for _, name := range []string{"gone-1", "gone-2", "gone-3"} {
+			if _, ok := clusterTemplate(t, p, name); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if !strings.Contains(p.leaf.Logs.String(), "resyncing everything") {
+		t.Fatal("the leaf caught up without the resync its stale cursor needs")
+	}
+}
+
+func TestAStoppedOriginIsNoticedWithoutWaitingForAHeartbeat(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.origin.Stop()
+	knottest.Eventually(t, "the leaf noticing", func() bool { return !p.status().Healthy() })
+	if st := p.status(); st.State != leaf.StateUnreachable {
+		t.Fatalf("status after the origin stopped = %+v", st)
+	}
+}
+
+func TestTheLeafFailsOverToTheNextOriginServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "https://" + ln.Addr().String()
+	ln.Close() // nothing answers there
+	p := startPair(t, pairOpts{leaf: func(c *config.Config) {
+		c.Server.Origin.Server = config.URLList(dead + "," + string(c.Server.Origin.Server))
+	}})
+	knottest.Eventually(t, "the leaf on the second origin server", func() bool { return p.status().Healthy() })
+	if got := p.leaf.Server.Leaf().Origin(); got != p.origin.URL {
+		t.Fatalf("the leaf is on %s, want %s", got, p.origin.URL)
+	}
+	if !strings.Contains(p.status().Message, p.origin.URL) {
+		t.Fatalf("the status does not say which origin it is on: %q", p.status().Message)
+	}
+}
+
+// A sign-in the origin refuses for its own shape (here a 20,000-character
+// password, six times longer once JSON escapes its control characters) is
+// answered as such, and nobody can flip a healthy leaf's status by sending
+// one.
+func TestAnOversizedPasswordLeavesTheLinkConnected(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	password := strings.Repeat("\x01", 20000)
+	res := signIn(p.leaf.Client(), knottest.AdminEmail, password)
+	if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("oversized password = %d, want 401 or 400", res.StatusCode)
+	}
+	if st := p.status(); !st.Healthy() {
+		t.Fatalf("an oversized password flipped the leaf's status: %+v", st)
+	}
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the right password after it = %d", res.StatusCode)
+	}
+}

@@ -1,0 +1,83 @@
+package models
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// Kinds of change in the feed (the changes table, written by triggers).
+const (
+	ChangeTemplates = "templates"
+	ChangeVariables = "variables"
+	ChangeRoles     = "roles"
+	// ChangeUser names a user (SubjectID): their name, email, active flag
+	// or roles changed, or they were deleted.
+	ChangeUser = "user"
+	// ChangeToken names a deleted API token (SubjectID).
+	ChangeToken = "token"
+)
+
+// Change is one row of the change feed.
+type Change struct {
+	ID        int64
+	Kind      string
+	SubjectID int64
+}
+
+func (Change) TableName() string { return "changes" }
+
+// ChangesAfter returns up to limit changes with ids above cursor, oldest
+// first.
+func ChangesAfter(ctx context.Context, db *gorm.DB, cursor int64, limit int) ([]Change, error) {
+	var out []Change
+	err := db.WithContext(ctx).Where("id > ?", cursor).Order("id").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("read changes after %d: %w", cursor, err)
+	}
+	return out, nil
+}
+
+// ChangeBounds returns the oldest and newest ids the feed still holds (0
+// and 0 when it holds none).
+func ChangeBounds(ctx context.Context, db *gorm.DB) (oldest, latest int64, err error) {
+	var b struct{ Oldest, Latest *int64 }
+	if err := db.WithContext(ctx).Raw(`SELECT MIN(id) AS oldest, MAX(id) AS latest FROM changes`).Scan(&b).Error; err != nil {
+		return 0, 0, fmt.Errorf("read the change feed's bounds: %w", err)
+	}
+	if b.Oldest != nil {
+		oldest = *b.Oldest
+	}
+	if b.Latest != nil {
+		latest = *b.Latest
+	}
+	return oldest, latest, nil
+}
+
+// LatestChange is the newest id in the feed, 0 when it is empty.
+func LatestChange(ctx context.Context, db *gorm.DB) (int64, error) {
+	var latest *int64
+	if err := db.WithContext(ctx).Raw(`SELECT MAX(id) FROM changes`).Scan(&latest).Error; err != nil {
+		return 0, fmt.Errorf("read the newest change: %w", err)
+	}
+	if latest == nil {
+		return 0, nil
+	}
+	return *latest, nil
+}
+
+// PruneChanges forgets all but the newest keep changes. A leaf whose
+// cursor is older than what is left resyncs from scratch; the newest row
+// always stays, so the feed knows where its history starts.
+func PruneChanges(ctx context.Context, db *gorm.DB, keep int64) (int64, error) {
+	latest, err := LatestChange(ctx, db)
+	if err != nil || latest <= keep {
+		return 0, err
+	}
+	res := db.WithContext(ctx).Where("id <= ?", latest-keep).Delete(&Change{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune the change feed: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
