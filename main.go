@@ -4,7 +4,9 @@
 //	knot version                     print the version
 //	knot genkey                      print a new encryption key for server.encrypt
 //	knot scaffold                    print a commented example knot.toml
+//	knot setup-code --config F       print the initial setup code again
 //	knot db copy --from F --to DSN   copy a standalone's SQLite database into an empty PostgreSQL one
+//	knot demo                        an origin and a leaf on this machine, ready to try
 package main
 
 import (
@@ -22,6 +24,8 @@ import (
 
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/dbcopy"
+	"github.com/knot-dev/knot/demo"
+	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
 )
 
@@ -32,9 +36,14 @@ Usage:
   knot version                       print the version
   knot genkey                        print a new key for server.encrypt
   knot scaffold                      print a commented example knot.toml
+  knot setup-code --config knot.toml
+                                     print the one-time code the initial setup page asks
+                                     for (the server also logs it at every start until then)
   knot db copy --from ./data/knot.db --to DSN [--sessions]
                                      copy a standalone server's SQLite database into an
                                      empty PostgreSQL database, to grow into a cluster
+  knot demo [--dir DIR]              try leaf mode on one machine: an origin and a leaf
+                                     on two free loopback ports, set up and ready
   knot --help                        show this help
 
 Every knot.toml key may also be set from the environment, e.g. KNOT_SERVER_LISTEN=:8443.
@@ -61,8 +70,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, server.NewKey())
 	case "scaffold":
 		fmt.Fprint(stdout, config.Scaffold)
+	case "setup-code":
+		return setupCode(args, stdout, stderr)
 	case "db":
 		return db(args, stdout, stderr)
+	case "demo":
+		return runDemo(args, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -120,6 +133,68 @@ func serve(args []string, stderr io.Writer) error {
 	err = srv.Serve(ctx, ln)
 	log.Info("knot stopped")
 	return err
+}
+
+// setupCode runs `knot setup-code`: the code alone on stdout, for scripts,
+// and where to enter it on stderr.
+func setupCode(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("setup-code", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "knot.toml", "path to the server's knot.toml")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("setup-code: unexpected argument %q; usage: knot setup-code --config knot.toml", fs.Arg(0))
+	}
+	cfg, warnings, err := config.Load(*path, os.Environ())
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "knot: warning:", w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := server.SetupCode(ctx, cfg)
+	base := strings.TrimRight(cfg.Server.URL, "/")
+	if errors.Is(err, models.ErrSetupDone) {
+		return fmt.Errorf("setup is already complete: the first admin exists, so no setup code is needed any more; sign in at %s/login", base)
+	}
+	if err != nil {
+		return fmt.Errorf("setup-code: %w", err)
+	}
+	fmt.Fprintln(stdout, code)
+	fmt.Fprintf(stderr, "Enter it at %s/initial-system-setup to create the first admin.\n", base)
+	return nil
+}
+
+// runDemo runs `knot demo` until Ctrl-C.
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "where the two servers keep their data (default: a new temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "knot-demo-")
+		if err != nil {
+			return err
+		}
+		*dir = d
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Only trouble is logged: the demo prints what matters itself.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return demo.Run(ctx, *dir, stdout, log, nil)
 }
 
 // db runs `knot db copy`; copy is the only db command so far.

@@ -49,7 +49,7 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("%v: %v", help, err)
 		}
 		text := out.String() + errOut.String()
-		for _, cmd := range []string{"server", "version", "genkey", "scaffold"} {
+		for _, cmd := range []string{"server", "version", "genkey", "scaffold", "setup-code"} {
 			if !strings.Contains(text, cmd) {
 				t.Errorf("%v does not list %s", help, cmd)
 			}

@@ -500,12 +500,25 @@ func newTransport(conc int, roots *x509.CertPool) *http.Transport {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// setupForm is the initial setup form for the first admin, with the
+// server's setup code.
+func setupForm(in *instance) (string, error) {
+	code, err := in.srv.SetupCode(context.Background())
+	if err != nil {
+		return "", fmt.Errorf("read the initial setup code: %w", err)
+	}
+	return url.Values{"setup_code": {code}, "username": {"admin"}, "email": {adminEmail}, "password": {"admin password 1"}, "confirm": {"admin password 1"}}.Encode(), nil
+}
+
 // setUp creates the first admin and a developer, signs the developer
 // in once per worker, and creates the developer's API token.
 func setUp(in *instance, conc int) (*fixture, error) {
 	tr := newTransport(conc, nil)
 	fx := &fixture{plain: &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: noRedirect}}
-	form := url.Values{"username": {"admin"}, "email": {adminEmail}, "password": {"admin password 1"}, "confirm": {"admin password 1"}}.Encode()
+	form, err := setupForm(in)
+	if err != nil {
+		return nil, err
+	}
 	if err := expect(fx.plain, http.MethodPost, in.url+"/initial-system-setup", strings.NewReader(form), http.StatusSeeOther, "Content-Type: application/x-www-form-urlencoded"); err != nil {
 		return nil, err
 	}
@@ -654,7 +667,10 @@ func leafScenarios(dir string, o options, measure func(scenario) error) error {
 	tr := newTransport(o.concurrency, roots)
 	jar, _ := cookiejar.New(nil)
 	admin := &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second, CheckRedirect: noRedirect}
-	form := url.Values{"username": {"admin"}, "email": {adminEmail}, "password": {"admin password 1"}, "confirm": {"admin password 1"}}.Encode()
+	form, err := setupForm(origin)
+	if err != nil {
+		return err
+	}
 	if err := expect(admin, http.MethodPost, origin.url+"/initial-system-setup", strings.NewReader(form), http.StatusSeeOther, "Content-Type: application/x-www-form-urlencoded"); err != nil {
 		return err
 	}

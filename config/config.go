@@ -35,6 +35,7 @@ type Server struct {
 	Encrypt            string   `toml:"encrypt"`
 	Zone               string   `toml:"zone"`
 	AuthIPRateLimiting bool     `toml:"auth_ip_rate_limiting"`
+	SetupFromLoopback  bool     `toml:"setup_from_loopback"`
 	SessionIdleTimeout Duration `toml:"session_idle_timeout"`
 	TokenSweepInterval Duration `toml:"token_sweep_interval"`
 	TLS                TLS      `toml:"tls"`
@@ -153,6 +154,7 @@ func Default() Config {
 			URL:                "https://localhost:3000",
 			Zone:               host,
 			AuthIPRateLimiting: true,
+			SetupFromLoopback:  false,
 			SessionIdleTimeout: Duration(2 * time.Hour),
 			TokenSweepInterval: Duration(time.Hour),
 			TLS:                TLS{UseTLS: true},
@@ -275,6 +277,9 @@ func (c *Config) Validate() (warnings []string, err error) {
 	case "debug", "info", "warn", "error":
 	default:
 		return nil, keyErr("log.level", c.Log.Level, "want one of debug, info, warn, error")
+	}
+	if s.SetupFromLoopback && c.IsLeaf() {
+		warnings = append(warnings, "server.setup_from_loopback is true on a leaf node, where it does nothing: a leaf's users come from the origin and it never shows the initial setup")
 	}
 	if !s.TLS.UseTLS && u.Scheme == "https" {
 		warnings = append(warnings, "server.tls.use_tls is false but server.url starts with https://; put a TLS-terminating proxy in front or the session cookie will not be marked Secure")

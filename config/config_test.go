@@ -106,6 +106,7 @@ func TestDefaults(t *testing.T) {
 				{"server.encrypt", cfg.Server.Encrypt, ""},
 				{"server.zone", cfg.Server.Zone, hostnameOrKnot()},
 				{"server.auth_ip_rate_limiting", cfg.Server.AuthIPRateLimiting, true},
+				{"server.setup_from_loopback", cfg.Server.SetupFromLoopback, false},
 				{"server.session_idle_timeout", cfg.Server.SessionIdleTimeout.D(), 2 * time.Hour},
 				{"server.token_sweep_interval", cfg.Server.TokenSweepInterval.D(), time.Hour},
 				{"server.tls.use_tls", cfg.Server.TLS.UseTLS, true},
@@ -166,6 +167,8 @@ func TestFileOverridesDefaults(t *testing.T) {
 			func(c Config) (any, any) { return c.Server.Zone, "eu-west" }},
 		{"auth_ip_rate_limiting", "[server]\nauth_ip_rate_limiting = false\n",
 			func(c Config) (any, any) { return c.Server.AuthIPRateLimiting, false }},
+		{"setup_from_loopback", "[server]\nsetup_from_loopback = true\n",
+			func(c Config) (any, any) { return c.Server.SetupFromLoopback, true }},
 		{"session_idle_timeout", "[server]\nsession_idle_timeout = \"45m\"\n",
 			func(c Config) (any, any) { return c.Server.SessionIdleTimeout.D(), 45 * time.Minute }},
 		{"token_sweep_interval", "[server]\ntoken_sweep_interval = \"10m\"\n",
@@ -313,6 +316,7 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 		"server.encrypt":                   base64.StdEncoding.EncodeToString(key32(7)),
 		"server.zone":                      "env-zone",
 		"server.auth_ip_rate_limiting":     "false",
+		"server.setup_from_loopback":       "true",
 		"server.session_idle_timeout":      "5m",
 		"server.token_sweep_interval":      "6m",
 		"server.tls.use_tls":               "false",
@@ -355,6 +359,7 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 			Encrypt:            values["server.encrypt"],
 			Zone:               "env-zone",
 			AuthIPRateLimiting: false,
+			SetupFromLoopback:  true,
 			SessionIdleTimeout: Duration(5 * time.Minute),
 			TokenSweepInterval: Duration(6 * time.Minute),
 			TLS:                TLS{UseTLS: false, CertFile: "/c.pem", KeyFile: "/k.pem"},
@@ -668,6 +673,7 @@ url = "https://knot.internal:3001"
 encrypt = "` + base64.StdEncoding.EncodeToString(key32(1)) + `"
 zone = "eu-west"
 auth_ip_rate_limiting = false
+setup_from_loopback = false
 session_idle_timeout = "30m"
 token_sweep_interval = "2h"
 
@@ -916,6 +922,28 @@ func TestPlainHTTPWarning(t *testing.T) {
 			got := slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "server.tls.use_tls is false") })
 			if got != tt.wantWarn {
 				t.Errorf("use_tls warning = %v, want %v (warnings %q)", got, tt.wantWarn, warnings)
+			}
+		})
+	}
+}
+
+func TestSetupFromLoopbackOnALeafWarnsThatItDoesNothing(t *testing.T) {
+	const leaf = "[server.origin]\nserver = \"https://origin.internal\"\ntoken = \"tok\"\n"
+	tests := []struct {
+		name     string
+		body     string
+		wantWarn bool
+	}{
+		{"on, standalone", "[server]\nsetup_from_loopback = true\n", false},
+		{"on, leaf", "[server]\nsetup_from_loopback = true\n" + leaf, true},
+		{"off, leaf", leaf, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warnings := mustLoad(t, tt.body)
+			got := slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "server.setup_from_loopback") })
+			if got != tt.wantWarn {
+				t.Errorf("setup_from_loopback warning = %v, want %v (warnings %q)", got, tt.wantWarn, warnings)
 			}
 		})
 	}

@@ -17,6 +17,12 @@ encrypt = ""
 # zone = "eu-west"
 # Rate-limit sign-in attempts per IP address and per email.
 auth_ip_rate_limiting = true
+# Until the first admin exists, /initial-system-setup asks for a one-time setup
+# code printed in the log at start-up (` + "`knot setup-code`" + ` prints it again).
+# true lets a browser on this machine (a request from 127.0.0.1 or ::1) skip the
+# code. Leave it false behind a reverse proxy on the same machine: then every
+# request comes from 127.0.0.1.
+setup_from_loopback = false
 # Sign out a browser session after this long without a request.
 session_idle_timeout = "2h"
 # How often expired API tokens (unused for 14 days) are deleted.

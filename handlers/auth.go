@@ -28,7 +28,7 @@ func (h *Handlers) home(c *gin.Context) {
 }
 
 func (h *Handlers) setupPage(c *gin.Context) {
-	h.render(c, http.StatusOK, views.SetupPage(views.SetupForm{}))
+	h.render(c, http.StatusOK, views.SetupPage(views.SetupForm{AskCode: h.askSetupCode(c)}))
 }
 
 func (h *Handlers) setupSubmit(c *gin.Context) {
@@ -39,9 +39,36 @@ func (h *Handlers) setupSubmit(c *gin.Context) {
 		Password: c.PostForm("password"),
 		Confirm:  c.PostForm("confirm"),
 	}
-	form := views.SetupForm{Username: n.Username, Email: n.Email}
-	if errs := n.Validate(); len(errs) > 0 {
-		form.Username, form.Email, form.Errors = n.Username, n.Email, errs
+	form := views.SetupForm{AskCode: h.askSetupCode(c), Username: n.Username, Email: n.Email}
+	errs := n.Validate()
+	form.Username, form.Email = n.Username, n.Email
+	if form.AskCode {
+		typed := c.PostForm("setup_code")
+		msg, wait, err := h.checkSetupCode(c, typed)
+		switch {
+		case errors.Is(err, models.ErrSetupDone):
+			h.setupDone.Store(true)
+			h.notFound(c)
+			return
+		case err != nil:
+			h.log.Error("check the initial setup code", "err", err)
+			status, msg := serverProblem(err, "The setup code could not be checked; check the server log and try again.")
+			form.Errors = models.FieldErrors{"": msg}
+			h.render(c, status, views.SetupPage(form))
+			return
+		case wait > 0:
+			c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())))
+			form.Errors = models.FieldErrors{"setup_code": msg}
+			h.render(c, http.StatusTooManyRequests, views.SetupPage(form))
+			return
+		case msg != "":
+			errs["setup_code"] = msg
+		default:
+			form.SetupCode = typed
+		}
+	}
+	if len(errs) > 0 {
+		form.Errors = errs
 		h.render(c, http.StatusUnprocessableEntity, views.SetupPage(form))
 		return
 	}

@@ -156,6 +156,9 @@ func routeExpectations(f *fixtures) map[string]struct {
 		// session; the status exists only on a leaf (this server is not one).
 		"GET /leaf-nodes":               {managerPage, page("/leaf-nodes"), false},
 		"GET /api/leaf/status":          {statuses{notFound, notFound, notFound, noAuth}, page("/api/leaf/status"), false},
+		"GET /leaf":                     {statuses{notFound, notFound, notFound, see}, page("/leaf"), false},
+		"POST /leaf/retry":              {statuses{notFound, notFound, notFound, see}, page("/leaf/retry"), false},
+		"GET /leaf/banner":              {everyone(notFound), page("/leaf/banner"), false},
 		"GET /api/leaf/v1/hello":        {everyone(noAuth), page("/api/leaf/v1/hello"), false},
 		"GET /api/leaf/v1/templates":    {everyone(noAuth), page("/api/leaf/v1/templates"), false},
 		"GET /api/leaf/v1/templatevars": {everyone(noAuth), page("/api/leaf/v1/templatevars"), false},

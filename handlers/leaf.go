@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,16 +21,19 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-// leafOnline is how recently a leaf must have said hello to count as online
-// on the Leaf Nodes page; knot_leaf_nodes_online counts with the same window.
-const leafOnline = models.LeafOnlineWindow
-
 // ---- Origin side: the endpoints leaves call. ----
 
 // leafGate guards every /api/leaf/v1 endpoint: leaf nodes must be allowed,
 // the protocol must match, and the caller must present an API token.
 func (h *Handlers) leafGate(c *gin.Context) {
 	if !h.cfg.Server.Cluster.AllowLeafNodes {
+		if id := webctx.Identity(c.Request.Context()); id != nil && id.TokenID != 0 {
+			// Turned away is offline, now rather than when the feed's
+			// record goes stale.
+			if err := models.MarkLeafRefused(c.Request.Context(), h.db, id.TokenID); err != nil {
+				h.log.Warn("record a refused leaf as offline", "token_id", id.TokenID, "err", err)
+			}
+		}
 		c.AbortWithStatusJSON(http.StatusForbidden, leaf.ErrorBody{Error: leaf.DisabledMessage, Code: leaf.CodeLeafNodesDisabled})
 		return
 	}
@@ -199,64 +201,8 @@ func (h *Handlers) leafNodesPage(c *gin.Context) {
 	for _, n := range nodes {
 		rows = append(rows, views.LeafNodeRow{
 			Owner: n.Username, Email: n.Email, URL: n.LeafURL, Version: n.Version, RemoteAddr: n.RemoteAddr,
-			FirstSeen: n.FirstSeenAt, LastSeen: n.LastSeenAt, Online: now.Sub(n.LastSeenAt) <= leafOnline,
+			FirstSeen: n.FirstSeenAt, LastSeen: n.LastSeenAt, Online: n.Online(now), TokenDeleted: n.TokenDeleted(),
 		})
 	}
 	h.render(c, http.StatusOK, views.LeafNodesPage(rows, h.cfg.Server.Cluster.AllowLeafNodes, now))
-}
-
-// ---- Leaf side. ----
-
-// leafStatusJSON is GET /api/leaf/status.
-type leafStatusJSON struct {
-	State     leaf.State `json:"state"`
-	Message   string     `json:"message"`
-	Since     *time.Time `json:"since"`
-	LastSync  *time.Time `json:"last_sync"`
-	NextRetry *time.Time `json:"next_retry"`
-	Origin    string     `json:"origin"`
-}
-
-func (h *Handlers) leafStatus(c *gin.Context) {
-	if h.leaf == nil {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "This server is not a leaf node (server.origin.server and server.origin.token are not both set)."})
-		return
-	}
-	st := h.leaf.Status()
-	c.JSON(http.StatusOK, leafStatusJSON{
-		State: st.State, Message: st.Message, Since: utcOrNil(st.Since), LastSync: utcOrNil(st.LastSync),
-		NextRetry: utcOrNil(st.NextRetry), Origin: h.leaf.Origin(),
-	})
-}
-
-// leafBanner is the status line every page of a leaf shows while the origin
-// connection is not healthy: what is wrong, what still works, what to do.
-func leafBanner(st leaf.Status, now time.Time) (text, level string) {
-	if st.Healthy() {
-		return "", ""
-	}
-	var b strings.Builder
-	b.WriteString(st.Message)
-	if st.State == leaf.StateUnreachable && !st.Since.IsZero() {
-		fmt.Fprintf(&b, " Since %s. People who signed in here in the last 14 days can still sign in.", st.Since.UTC().Format("2006-01-02 15:04 MST"))
-	}
-	if !st.LastSync.IsZero() {
-		fmt.Fprintf(&b, " Cluster templates shown are from %s ago.", views.Ago(now.Sub(st.LastSync)))
-	}
-	if !st.NextRetry.IsZero() && st.NextRetry.After(now) {
-		fmt.Fprintf(&b, " Next retry in %s.", views.Ago(st.NextRetry.Sub(now)))
-	}
-	level = "error"
-	if st.State == leaf.StateUnreachable {
-		level = "warn"
-	}
-	return b.String(), level
-}
-
-func utcOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -51,11 +53,19 @@ func (h *Handlers) leafFeed(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 		return
 	}
-	node := h.leafNode(c, id)
-	if err := models.RecordLeafNode(ctx, h.db, node); err != nil {
+	conn := feedConnID()
+	row, err := models.OpenLeafFeed(ctx, h.db, h.leafNode(c, id), conn)
+	if err != nil {
 		h.failErr(c, err, "The origin could not record this leaf; try again.")
 		return
 	}
+	defer func() {
+		// The request's context is done by now; the record must still be
+		// written, or the leaf would look online until it goes stale.
+		if err := models.CloseLeafFeed(context.WithoutCancel(ctx), h.db, row, conn, h.now()); err != nil {
+			h.log.Warn("leaf feed: record the leaf as offline", "err", err)
+		}
+	}()
 	oldest, latest, err := models.ChangeBounds(ctx, h.db)
 	if err != nil {
 		h.failErr(c, err, "The origin could not read its change feed; try again.")
@@ -146,8 +156,7 @@ func (h *Handlers) leafFeed(c *gin.Context) {
 			}
 			if now := h.now(); now.Sub(lastSeen) >= feedSeenEvery {
 				lastSeen = now
-				node.LastSeenAt = now.UTC()
-				if err := models.RecordLeafNode(context.WithoutCancel(ctx), h.db, node); err != nil {
+				if err := models.TouchLeafFeed(ctx, h.db, row, conn, now); err != nil && ctx.Err() == nil {
 					h.log.Warn("leaf feed: record the leaf as seen", "err", err)
 				}
 			}
@@ -168,6 +177,14 @@ func feedConcerns(ch models.Change, id *models.Identity) bool {
 	return true
 }
 
+// feedConnID names one feed connection, so that closing it cannot mark
+// offline a leaf that has already reconnected elsewhere.
+func feedConnID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func feedCursor(c *gin.Context) (int64, error) {
 	raw := c.Query("cursor")
 	if raw == "" {
@@ -185,8 +202,9 @@ func feedCursor(c *gin.Context) (int64, error) {
 
 // leafNode is the leaf_nodes row a leaf request describes.
 func (h *Handlers) leafNode(c *gin.Context, id *models.Identity) models.LeafNode {
+	tokenID := id.TokenID
 	return models.LeafNode{
-		TokenID:    id.TokenID,
+		TokenID:    &tokenID,
 		UserID:     id.ID,
 		LeafURL:    cleanLeafURL(c.GetHeader(leaf.HeaderLeafURL)),
 		Version:    truncate(c.GetHeader(leaf.HeaderLeafVersion), 64),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
 )
 
@@ -53,7 +54,7 @@ func (h *Handlers) identify(c *gin.Context) {
 		c.Next()
 		return
 	}
-	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 && h.sessionFresh(ctx) {
+	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 && h.sessionFresh(ctx, isBackground(c)) {
 		ident, err := models.LoadIdentity(ctx, h.db, uint(uid))
 		switch {
 		case err == nil && ident.Active:
@@ -149,15 +150,17 @@ func bearerToken(header string) (string, bool) {
 
 // sessionFresh enforces server.session_idle_timeout on the handlers' clock:
 // a session idle for longer is destroyed; an active one has its last use
-// recorded when the record is more than lastSeenEvery old.
-func (h *Handlers) sessionFresh(ctx context.Context) bool {
+// recorded when the record is more than lastSeenEvery old. A background
+// request (a page's own poll) is not a use: an open tab would otherwise
+// keep an idle session signed in for ever.
+func (h *Handlers) sessionFresh(ctx context.Context, background bool) bool {
 	now := h.now()
 	last := time.Unix(h.sessions.GetInt64(ctx, sessionLastSeen), 0)
 	if now.Sub(last) > h.cfg.Server.SessionIdleTimeout.D() {
 		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
 		return false
 	}
-	if now.Sub(last) >= lastSeenEvery {
+	if !background && now.Sub(last) >= lastSeenEvery {
 		h.sessions.Put(ctx, sessionLastSeen, now.Unix())
 	}
 	return true
@@ -170,7 +173,9 @@ func (h *Handlers) appInfo() webctx.App {
 		Leaf:          h.leaf != nil,
 	}
 	if h.leaf != nil {
-		a.LeafBanner, a.LeafBannerLevel = leafBanner(h.leaf.Status(), h.now())
+		st := h.leaf.Status()
+		a.LeafBanner, a.LeafBannerLevel = leafBanner(st)
+		a.LeafBannerPublic = leafBannerPublic(st)
 	}
 	return a
 }
@@ -248,6 +253,13 @@ func (h *Handlers) requirePerm(p string) gin.HandlerFunc {
 
 func isAPI(c *gin.Context) bool {
 	return strings.HasPrefix(c.Request.URL.Path, "/api/")
+}
+
+// isBackground reports whether a page made the request by itself (a poll,
+// marked with views.BackgroundHeader) rather than a person acting. The
+// header only ever spares a session a renewal, so trusting it is safe.
+func isBackground(c *gin.Context) bool {
+	return c.GetHeader(views.BackgroundHeader) != ""
 }
 
 // isHTMX reports whether the request came from htmx and wants a fragment.

@@ -45,6 +45,9 @@ func (h *Handlers) engine() *gin.Engine {
 
 	r.StaticFS("/static", http.FS(static.Files))
 	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	// A leaf's banner polls this from every page, the sign-in page too:
+	// visitors who are not signed in get the short banner.
+	r.GET("/leaf/banner", h.leafBannerFragment)
 
 	pages := r.Group("/", h.requireSetup)
 	pages.GET("/", h.home)
@@ -69,6 +72,9 @@ func (h *Handlers) engine() *gin.Engine {
 	signedIn.GET("/api-tokens/:id/delete", tokens(h.confirmDeleteToken)...)
 	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteTokenSubmit)...)
 	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
+	// A leaf's own status: anyone signed in may see it and ask for a retry.
+	signedIn.GET("/leaf", h.leafStatusPage)
+	signedIn.POST("/leaf/retry", h.leafRetry)
 
 	// HTML forms can only GET and POST, so updates are POST /x/:id and
 	// deletes POST /x/:id/delete; htmx posts to the same URLs.

@@ -85,6 +85,9 @@ func TestTokenJourneyInABrowser(t *testing.T) {
 	step("open API Tokens",
 		chromedp.Click(chromedp.CSS(`nav.sidebar a[href="/api-tokens"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#token-panel a[href="/api-tokens/new"]`)),
+		// The link is visible before htmx has processed the page; a click
+		// then would be a plain navigation (seen on a loaded CI machine).
+		chromedp.Poll[chromedp.Void](`document.readyState === "complete" && !!window.htmx`),
 	)
 	// A marker on window survives htmx swaps but not a page load.
 	eval("mark the page", `window.knotNoReload = "same page"`)

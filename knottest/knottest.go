@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -264,13 +265,25 @@ const (
 	AdminPassword = "correct horse battery"
 )
 
-// SetupAdmin completes the initial setup and returns a client signed in as
-// the first admin.
+// SetupCode returns the server's initial setup code, as a person would
+// copy it from the log, failing the test if there is none.
+func (i *Instance) SetupCode() string {
+	i.t.Helper()
+	code, err := i.Server.SetupCode(context.Background())
+	if err != nil {
+		i.t.Fatalf("read the initial setup code: %v", err)
+	}
+	return code
+}
+
+// SetupAdmin completes the initial setup, setup code included, and returns
+// a client signed in as the first admin.
 func (i *Instance) SetupAdmin() *Client {
 	i.t.Helper()
 	c := i.Client()
 	res := c.PostForm("/initial-system-setup", url.Values{
-		"username": {AdminUsername}, "email": {AdminEmail},
+		"setup_code": {i.SetupCode()},
+		"username":   {AdminUsername}, "email": {AdminEmail},
 		"password": {AdminPassword}, "confirm": {AdminPassword},
 	})
 	if res.StatusCode != http.StatusSeeOther {
@@ -334,6 +347,20 @@ func (c *Client) CreateAPIToken(name string) (uint, string) {
 		c.t.Fatalf("create API token %q: answer lacks id or token: %s", name, res.Body)
 	}
 	return out.ID, out.Token
+}
+
+// setupCodeLine finds the code in the line a server logs at start-up while
+// no admin exists.
+var setupCodeLine = regexp.MustCompile(`initial setup code: ([0-9A-Z]{4}(?:-[0-9A-Z]{4})+)`)
+
+// SetupCodeIn returns the initial setup code that log announces (the last
+// one, if it announces several), or "" if none.
+func SetupCodeIn(log string) string {
+	m := setupCodeLine.FindAllStringSubmatch(log, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
 }
 
 // LogBuffer collects a server's log lines for assertions.

@@ -170,3 +170,94 @@ func TestAnOversizedPasswordLeavesTheLinkConnected(t *testing.T) {
 		t.Fatalf("the right password after it = %d", res.StatusCode)
 	}
 }
+
+func leafNodesRow(t *testing.T, p *pair) string {
+	t.Helper()
+	page := p.admin.Get("/leaf-nodes")
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("leaf nodes page = %d", page.StatusCode)
+	}
+	i := strings.Index(page.Body, "<tbody>")
+	if i < 0 {
+		return ""
+	}
+	return page.Body[i:]
+}
+
+// The origin's Leaf Nodes page shows a leaf online exactly while its feed
+// is open, and keeps a leaf whose token was deleted, saying so.
+func TestTheLeafNodesPageFollowsTheFeed(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.leaf.Stop()
+	// No clock moves: closing the feed is enough.
+	knottest.Eventually(t, "the stopped leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
+
+	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	knottest.Eventually(t, "the leaf online again", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	if res := p.admin.Do(http.MethodDelete, "/api/tokens/"+ftoa(p.tokID), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete token: %d", res.StatusCode)
+	}
+	knottest.Eventually(t, "the leaf listed as token deleted", func() bool {
+		row := leafNodesRow(t, p)
+		return strings.Contains(row, ">token deleted<") && strings.Contains(row, knottest.AdminUsername)
+	})
+	knottest.Eventually(t, "the leaf noticing its token is gone", func() bool { return p.status().State == leaf.StateTokenRejected })
+}
+
+// A leaf the origin turns away because leaf nodes are disabled is offline
+// at once, even when a server that died with its feed open left it marked
+// online.
+func TestARefusedLeafIsOfflineAtOnce(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.leaf.Stop()
+	addr := p.origin.Addr()
+	p.origin.Stop()
+	cfg := p.origin.Cfg
+	src := models.Source{SQLitePath: cfg.Server.SQLite.Path}
+	if cfg.Server.Postgres.Enabled {
+		src = models.Source{PostgresDSN: cfg.Server.Postgres.DSN}
+	}
+	db, err := models.Open(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a crash mid-feed leaves behind.
+	db.Exec(`UPDATE leaf_nodes SET feed_conn = 'crashed'`)
+	models.Close(db)
+
+	cfg.Server.Cluster.AllowLeafNodes = false
+	p.origin = knottest.Start(t, cfg, knottest.WithClock(p.clock), knottest.WithAddr(addr))
+	p.admin.Base = p.origin.URL
+	if !strings.Contains(leafNodesRow(t, p), ">online<") {
+		t.Fatal("the crash record is not there to be cleared: the test proves nothing")
+	}
+	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
+	knottest.Eventually(t, "the refused leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
+	if st := p.status(); st.State != leaf.StateLeafNodesDisabled {
+		t.Fatalf("leaf status = %+v", st)
+	}
+}
+
+// Offline sign-in is for an origin that is away. Once the origin has said
+// no to this leaf (its token was deleted), nobody signs in offline, not even
+// someone who signed in here before, and the refusal names no origin.
+func TestNoOfflineSignInAfterTheOriginSaidNo(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first sign-in = %d", res.StatusCode)
+	}
+	if res := p.admin.Do(http.MethodDelete, "/api/tokens/"+ftoa(p.tokID), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete token: %d", res.StatusCode)
+	}
+	knottest.Eventually(t, "the leaf noticing", func() bool { return p.status().State == leaf.StateTokenRejected })
+	res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
+	if res.StatusCode == http.StatusSeeOther {
+		t.Fatal("signed in offline although the origin rejected the leaf's token")
+	}
+	if strings.Contains(res.Body, p.origin.Addr()) {
+		t.Fatal("the sign-in refusal shows visitors the origin's address")
+	}
+}

@@ -134,6 +134,9 @@ func (s *Service) Status() Status { return s.status.get() }
 // Origin is the origin's URL.
 func (s *Service) Origin() string { return s.cl().Origin() }
 
+// Origins is every configured origin server, in the order failover tries them.
+func (s *Service) Origins() []string { return s.cl().Origins() }
+
 // Run holds the live link to the origin until ctx ends: hello, then the
 // change feed, applying each change as it arrives; when the link breaks it
 // retries with backoff and jitter, moving to the next configured origin
@@ -574,8 +577,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 		// The origin is there but will not serve this leaf: no offline
 		// fallback, since the origin may have cut this leaf off on purpose.
 		s.failed(err)
-		_, msg := describe(err, s.cl().Origin())
-		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: "Signing in through the cluster is not possible: " + msg}
+		// The sign-in page is for visitors: no origin address or settings
+		// here; the signed-in status page has the detail.
+		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: "Signing in through the cluster is not possible right now: this leaf is not connected to it. Ask the leaf's administrator to check its status."}
 	}
 }
 
@@ -583,8 +587,14 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 // worked: then sign-ins are checked offline at once.
 func (s *Service) linkDown() bool {
 	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	return s.failures > 0
+	down := s.failures > 0
+	s.failMu.Unlock()
+	// Only an origin that is away (or whose certificate fails, so that it
+	// never sees a password) allows offline sign-in. One that said no (a
+	// rejected token, leaf nodes disabled) must be asked again, and its
+	// refusal stands.
+	st := s.Status().State
+	return down && (st == StateUnreachable || st == StateUntrustedCertificate)
 }
 
 // requestRefused reports whether the origin answered a sign-in check with a

@@ -81,7 +81,7 @@ func describe(err error, origin string) (State, string) {
 	case StateLeafNodesDisabled:
 		return oe.State, fmt.Sprintf("Leaf nodes are disabled on the origin %s (server.cluster.allow_leaf_nodes = false). Ask its administrator to allow them.", origin)
 	case StateUntrustedCertificate:
-		return oe.State, fmt.Sprintf("The origin's certificate is not trusted (%s). Set server.origin.ca_file to the origin's certificate or its CA.", oe.Detail)
+		return oe.State, fmt.Sprintf("The origin's certificate is not trusted (%s). Either set server.origin.ca_file to the origin's certificate or its CA (for knot's self-signed one: knot-selfsigned.crt in the origin's data directory), or, if the certificate names another host, set the origin's server.url to the address this leaf uses: the origin then generates its certificate for that name at its next start.", oe.Detail)
 	case StateVersionMismatch:
 		return oe.State, fmt.Sprintf("The origin and this leaf speak different leaf protocol versions (%s). Run the same knot version on both.", oe.Detail)
 	default:

@@ -14,15 +14,34 @@ import (
 
 // LeafNode is an origin's record of a leaf that connected with one token.
 type LeafNode struct {
-	ID          uint
-	TokenID     uint
+	ID uint
+	// TokenID is nil once the token was deleted: the leaf stays listed,
+	// marked so, with its last-seen time.
+	TokenID     *uint
 	UserID      uint
 	LeafURL     string `gorm:"column:leaf_url"`
 	Version     string
 	RemoteAddr  string
 	FirstSeenAt time.Time
 	LastSeenAt  time.Time
+	// FeedConn names the live feed connection open from this leaf, "" when
+	// none is: a leaf is online while its feed is open.
+	FeedConn string
 }
+
+// LeafOnlineWindow is how stale an open feed's last record may get before
+// the leaf counts as offline anyway: an open feed records the leaf every
+// 15 seconds, so only a server that died with the feed open leaves a stale
+// one. The Leaf Nodes page and the metrics share the rule.
+const LeafOnlineWindow = 45 * time.Second
+
+// Online reports whether the leaf's live feed is open at now.
+func (n *LeafNode) Online(now time.Time) bool {
+	return n.FeedConn != "" && now.Sub(n.LastSeenAt) <= LeafOnlineWindow
+}
+
+// TokenDeleted reports whether the token the leaf connected with is gone.
+func (n *LeafNode) TokenDeleted() bool { return n.TokenID == nil }
 
 // LeafNodeView is a leaf node with its owner's name, for the Leaf Nodes page.
 type LeafNodeView struct {
@@ -38,11 +57,53 @@ func RecordLeafNode(ctx context.Context, db *gorm.DB, n LeafNode) error {
 	return db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "token_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"user_id", "leaf_url", "version", "remote_addr", "last_seen_at"}),
-	}).Create(&n).Error
+	}).Omit("feed_conn").Create(&n).Error
 }
 
-// ListLeafNodes lists the leaves, newest contact first. A leaf's row goes
-// with its token (ON DELETE CASCADE), so every leaf listed can still connect.
+// OpenLeafFeed records a leaf as online through the feed connection conn
+// and returns the leaf's row id for TouchLeafFeed and CloseLeafFeed.
+func OpenLeafFeed(ctx context.Context, db *gorm.DB, n LeafNode, conn string) (uint, error) {
+	if n.TokenID == nil {
+		return 0, errors.New("a leaf feed needs the token it was opened with")
+	}
+	n.FirstSeenAt = n.LastSeenAt
+	n.FeedConn = conn
+	err := db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "token_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"user_id", "leaf_url", "version", "remote_addr", "last_seen_at", "feed_conn"}),
+	}).Create(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("record leaf feed: %w", err)
+	}
+	var row LeafNode
+	if err := db.WithContext(ctx).Where("token_id = ?", *n.TokenID).First(&row).Error; err != nil {
+		return 0, fmt.Errorf("record leaf feed: %w", err)
+	}
+	return row.ID, nil
+}
+
+// TouchLeafFeed records that the feed conn of leaf id is still open at now.
+func TouchLeafFeed(ctx context.Context, db *gorm.DB, id uint, conn string, now time.Time) error {
+	return db.WithContext(ctx).Model(&LeafNode{}).Where("id = ? AND feed_conn = ?", id, conn).
+		Update("last_seen_at", now.UTC()).Error
+}
+
+// CloseLeafFeed records that the feed conn of leaf id closed at now. A
+// newer connection (the leaf already reconnected, maybe to another server
+// of the cluster) is left alone.
+func CloseLeafFeed(ctx context.Context, db *gorm.DB, id uint, conn string, now time.Time) error {
+	return db.WithContext(ctx).Model(&LeafNode{}).Where("id = ? AND feed_conn = ?", id, conn).
+		Updates(map[string]any{"feed_conn": "", "last_seen_at": now.UTC()}).Error
+}
+
+// MarkLeafRefused records that the leaf using tokenID was turned away (leaf
+// nodes are disabled): it is offline from now on.
+func MarkLeafRefused(ctx context.Context, db *gorm.DB, tokenID uint) error {
+	return db.WithContext(ctx).Model(&LeafNode{}).Where("token_id = ?", tokenID).Update("feed_conn", "").Error
+}
+
+// ListLeafNodes lists the leaves, newest contact first, those whose token
+// was deleted included.
 func ListLeafNodes(ctx context.Context, db *gorm.DB) ([]LeafNodeView, error) {
 	var out []LeafNodeView
 	err := db.WithContext(ctx).Table("leaf_nodes").
@@ -53,15 +114,11 @@ func ListLeafNodes(ctx context.Context, db *gorm.DB) ([]LeafNodeView, error) {
 	return out, err
 }
 
-// LeafOnlineWindow is how recently a leaf must have said hello to count as
-// online: a few missed heartbeats at the default interval. The Leaf Nodes
-// page and the metrics share it so that they never disagree.
-const LeafOnlineWindow = 2 * time.Minute
-
-// CountLeavesSeenSince counts the leaves whose last hello came at or after t.
-func CountLeavesSeenSince(ctx context.Context, db *gorm.DB, t time.Time) (int64, error) {
+// CountLeavesOnline counts the leaves online at now (see LeafNode.Online).
+func CountLeavesOnline(ctx context.Context, db *gorm.DB, now time.Time) (int64, error) {
 	var n int64
-	err := db.WithContext(ctx).Model(&LeafNode{}).Where("last_seen_at >= ?", t.UTC()).Count(&n).Error
+	err := db.WithContext(ctx).Model(&LeafNode{}).
+		Where("feed_conn <> '' AND last_seen_at >= ?", now.UTC().Add(-LeafOnlineWindow)).Count(&n).Error
 	return n, err
 }
 

@@ -170,7 +170,8 @@ func SetupDone(ctx context.Context, db *gorm.DB) (bool, error) {
 
 // CreateFirstAdmin creates the first user with the Admin role. It succeeds
 // once: the system_setup row it inserts in the same transaction makes every
-// later or concurrent call fail with ErrSetupDone.
+// later or concurrent call fail with ErrSetupDone. The caller checks the
+// setup code (CheckSetupCode); the same transaction deletes it.
 func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time) (*User, error) {
 	hash, err := HashPassword(n.Password)
 	if err != nil {
@@ -194,7 +195,11 @@ func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time
 		if err := tx.Create(u).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, AdminRoleID).Error
+		if err := tx.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, AdminRoleID).Error; err != nil {
+			return err
+		}
+		// The code has done its job; leaving it would only keep a secret around.
+		return deleteSetupCode(tx)
 	})
 	if err != nil {
 		return nil, err

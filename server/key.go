@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -10,7 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/vault"
 )
 
 const generatedKeyFile = "encrypt.key"
@@ -58,4 +63,26 @@ func ensureEncryptKey(cfg *config.Config) error {
 		return fmt.Errorf("encryption key in %s %v; restore it from a backup (secrets encrypted with it cannot be read without it)", path, err)
 	}
 	return nil
+}
+
+// openVault fills in server.encrypt (see ensureEncryptKey) and returns the
+// vault for it.
+func openVault(cfg *config.Config) (*vault.Vault, error) {
+	if err := ensureEncryptKey(cfg); err != nil {
+		return nil, err
+	}
+	key, err := cfg.EncryptKey()
+	if err != nil {
+		return nil, fmt.Errorf("server.encrypt: the key %v", err)
+	}
+	return vault.New(key)
+}
+
+// checkKey refuses a database whose secrets are sealed under another key.
+func checkKey(ctx context.Context, db *gorm.DB, v *vault.Vault) error {
+	err := models.CheckEncryptKey(ctx, db, v)
+	if errors.Is(err, models.ErrKeyMismatch) {
+		return fmt.Errorf("server.encrypt differs from the key this database was first used with (in a cluster: the other servers' server.encrypt); every server on one database needs the same key, so copy it from a server that starts")
+	}
+	return err
 }

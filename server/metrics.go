@@ -34,7 +34,7 @@ func (s *Server) setupMetrics(sqlDB *sql.DB, leafSvc *leaf.Service, now func() t
 	} else {
 		db := s.db
 		o.LeavesOnline = func(ctx context.Context) (int64, error) {
-			return models.CountLeavesSeenSince(ctx, db, now().Add(-models.LeafOnlineWindow))
+			return models.CountLeavesOnline(ctx, db, now())
 		}
 	}
 	s.metrics.m = metrics.New(o)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/postgresstore"
@@ -38,10 +39,11 @@ type Options struct {
 
 // Server is one running knot server.
 type Server struct {
-	cfg config.Config
-	log *slog.Logger
-	db  *gorm.DB
-	hub *feed.Hub
+	cfg   config.Config
+	log   *slog.Logger
+	db    *gorm.DB
+	vault *vault.Vault
+	hub   *feed.Hub
 	// lock keeps other knot processes off this data directory.
 	lock *dataLock
 	// stopStore stops the session store's cleanup of expired sessions.
@@ -75,20 +77,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := ensureEncryptKey(&cfg); err != nil {
-		return nil, err
-	}
-	key, err := cfg.EncryptKey()
-	if err != nil {
-		return nil, fmt.Errorf("server.encrypt: the key %v", err)
-	}
-	secrets, err := vault.New(key)
+	secrets, err := openVault(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, vault: secrets}
 	if cfg.Server.TLS.UseTLS {
-		cert, err := loadCertificate(&cfg)
+		cert, err := loadCertificate(&cfg, log)
 		if err != nil {
 			return nil, err
 		}
@@ -99,12 +94,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	s.db = db
-	if err := models.CheckEncryptKey(ctx, db, secrets); err != nil {
+	if err := checkKey(ctx, db, secrets); err != nil {
 		models.Close(db)
-		if errors.Is(err, models.ErrKeyMismatch) {
-			return nil, fmt.Errorf("server.encrypt differs from the key this database was first used with (in a cluster: the other servers' server.encrypt); every server on one database needs the same key, so copy it from a server that starts")
-		}
 		return nil, err
+	}
+	if !cfg.IsLeaf() {
+		if err := announceSetupCode(ctx, &cfg, db, secrets, log); err != nil {
+			models.Close(db)
+			return nil, err
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -243,6 +241,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// it for its whole timeout, so they end first.
 		srv.RegisterOnShutdown(s.hub.Shutdown)
 	}
+	// Shutdown waits five seconds on connections that were opened but
+	// have not sent a request (an HTTP client's spare dial, a TLS handshake
+	// never followed up): they have nothing in flight, so they go at once,
+	// once Shutdown has closed the listener (its hooks run after that).
+	fresh := newFreshConns()
+	srv.ConnState = fresh.track
+	srv.RegisterOnShutdown(fresh.closeAll)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	stopMetrics := s.serveMetrics()
@@ -296,6 +301,7 @@ func (s *Server) Reload(next config.Config) (notes []string, err error) {
 		"server.zone":                 next.Server.Zone != cur.Zone,
 		"server.encrypt":              next.Server.Encrypt != "" && next.Server.Encrypt != cur.Encrypt,
 		"server.session_idle_timeout": next.Server.SessionIdleTimeout != cur.SessionIdleTimeout,
+		"server.setup_from_loopback":  next.Server.SetupFromLoopback != cur.SetupFromLoopback,
 	} {
 		if changed {
 			notes = append(notes, key+" changed; it takes effect at the next restart")
@@ -308,4 +314,30 @@ func (s *Server) Reload(next config.Config) (notes []string, err error) {
 		}
 	}
 	return notes, nil
+}
+
+// freshConns tracks the connections that have not sent a request yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func newFreshConns() *freshConns { return &freshConns{conns: map[net.Conn]struct{}{}} }
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		f.conns[c] = struct{}{}
+	} else {
+		delete(f.conns, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
 }

@@ -199,3 +199,39 @@ func TestASecondServerOnTheSameDataDirectoryRefusesToStart(t *testing.T) {
 		}
 	}
 }
+
+// A self-signed certificate for the wrong host is useless to leaves, which
+// check the name: a new server.url gets a new certificate, and says so.
+func TestTheSelfSignedCertificateFollowsServerURL(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.TLS.UseTLS = true
+	cfg.Server.URL = "https://127.0.0.1:3000"
+	first := knottest.Start(t, cfg)
+	first.Stop()
+	if strings.Contains(first.Logs.String(), "regenerating") {
+		t.Fatal("the first certificate was regenerated")
+	}
+	again := knottest.Start(t, cfg)
+	again.Stop()
+	if strings.Contains(again.Logs.String(), "regenerating") {
+		t.Fatal("a certificate that fits server.url was regenerated")
+	}
+
+	cfg.Server.URL = "https://knot.example.internal:3000"
+	moved := knottest.Start(t, cfg)
+	if !strings.Contains(moved.Logs.String(), "regenerating the self-signed certificate") {
+		t.Fatal("no log line about the new certificate")
+	}
+	pemBytes, err := os.ReadFile(server.SelfSignedCertPath(&cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("knot.example.internal"); err != nil {
+		t.Fatalf("the new certificate does not name server.url's host: %v", err)
+	}
+}

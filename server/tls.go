@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/url"
@@ -28,8 +29,11 @@ const (
 )
 
 // loadCertificate returns the configured certificate, or the self-signed one
-// kept in the data directory, generating it on the first start only.
-func loadCertificate(cfg *config.Config) (tls.Certificate, error) {
+// kept in the data directory, generating it on the first start, and again
+// (with a log line) when server.url names a host the kept one does not
+// cover: leaves check the name, so a certificate for the wrong host is
+// useless to them.
+func loadCertificate(cfg *config.Config, log *slog.Logger) (tls.Certificate, error) {
 	t := cfg.Server.TLS
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
@@ -42,6 +46,14 @@ func loadCertificate(cfg *config.Config) (tls.Certificate, error) {
 	keyPath := filepath.Join(cfg.DataDir(), selfSignedKey)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err == nil {
+		host := urlHost(cfg.Server.URL)
+		if leaf, perr := x509.ParseCertificate(cert.Certificate[0]); perr == nil && host != "" && leaf.VerifyHostname(host) != nil {
+			log.Info("regenerating the self-signed certificate: server.url's host is not among its names", "host", host, "cert", certPath)
+			if err := generateSelfSigned(cfg.Server.URL, certPath, keyPath); err != nil {
+				return cert, err
+			}
+			return tls.LoadX509KeyPair(certPath, keyPath)
+		}
 		return cert, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -57,6 +69,14 @@ func loadCertificate(cfg *config.Config) (tls.Certificate, error) {
 // that need to trust it through server.origin.ca_file.
 func SelfSignedCertPath(cfg *config.Config) string {
 	return filepath.Join(cfg.DataDir(), selfSignedCert)
+}
+
+func urlHost(serverURL string) string {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 func generateSelfSigned(serverURL, certPath, keyPath string) error {

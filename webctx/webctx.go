@@ -25,6 +25,10 @@ type App struct {
 	// its origin connection is not healthy; empty when all is well.
 	LeafBanner      string
 	LeafBannerLevel string
+	// LeafBannerPublic is LeafBanner for visitors who are not signed in:
+	// what it means for them, without the origin's address, settings or
+	// times, which are for the people who run the leaf.
+	LeafBannerPublic string
 }
 
 // WithIdentity returns ctx carrying the signed-in identity.

@@ -1,0 +1,236 @@
+// Package demo is `knot demo`: an origin and a leaf on this machine, each on
+// a free loopback port with its own data directory, set up through their
+// real interfaces (the setup page, the token API), so that someone trying
+// leaf mode sees it work in one command.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/server"
+)
+
+// AdminEmail and AdminUsername are the demo's first administrator.
+const (
+	AdminEmail    = "admin@example.com"
+	AdminUsername = "admin"
+)
+
+// Info is what the demo prints once both servers answer.
+type Info struct {
+	Dir       string
+	OriginURL string
+	LeafURL   string
+	Email     string
+	Password  string
+}
+
+// Run starts the demo under dir (created if missing; it must not hold an
+// earlier demo) and keeps it running until ctx ends. ready, when not nil,
+// is called once both servers are set up.
+func Run(ctx context.Context, dir string, out io.Writer, log *slog.Logger, ready func(Info)) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("the demo directory %s is not empty; give `knot demo --dir` a new one", dir)
+	}
+	password, err := newPassword()
+	if err != nil {
+		return err
+	}
+	info := Info{Dir: dir, Email: AdminEmail, Password: password}
+
+	originLn, originCfg, err := listenerAndConfig(filepath.Join(dir, "origin"))
+	if err != nil {
+		return err
+	}
+	originCfg.Server.Zone = "demo-cluster"
+	origin, err := server.New(ctx, originCfg, log.With("server", "origin"), server.Options{})
+	if err != nil {
+		originLn.Close()
+		return fmt.Errorf("start the origin: %w", err)
+	}
+	info.OriginURL = originCfg.Server.URL
+	stopOrigin := serve(ctx, origin, originLn)
+	defer stopOrigin()
+
+	token, err := setUpOrigin(ctx, origin, info)
+	if err != nil {
+		return fmt.Errorf("set up the origin: %w", err)
+	}
+
+	leafLn, leafCfg, err := listenerAndConfig(filepath.Join(dir, "leaf"))
+	if err != nil {
+		return err
+	}
+	leafCfg.Server.Origin.Server = config.URLList(info.OriginURL)
+	leafCfg.Server.Origin.Token = token
+	leafCfg.Server.Origin.CAFile = server.SelfSignedCertPath(&originCfg)
+	if _, err := leafCfg.Validate(); err != nil {
+		leafLn.Close()
+		return err
+	}
+	leaf, err := server.New(ctx, leafCfg, log.With("server", "leaf"), server.Options{})
+	if err != nil {
+		leafLn.Close()
+		return fmt.Errorf("start the leaf: %w", err)
+	}
+	info.LeafURL = leafCfg.Server.URL
+	stopLeaf := serve(ctx, leaf, leafLn)
+	defer stopLeaf()
+
+	fmt.Fprintf(out, `knot demo is running: a cluster of one and a leaf, on this machine.
+
+  origin (the cluster)      %s
+  leaf (your workstation)   %s
+
+  Sign in on either as %s with the password %s
+  (the leaf forwards the sign-in to the origin). Both use self-signed
+  certificates: your browser asks you to accept each once. Change a
+  template on the origin and watch it appear on the leaf; stop with Ctrl-C.
+
+`, info.OriginURL, info.LeafURL, info.Email, info.Password)
+	if ready != nil {
+		ready(info)
+	}
+	<-ctx.Done()
+	stopLeaf()
+	stopOrigin()
+	fmt.Fprintf(out, "knot demo stopped. Its data is in %s (origin/ and leaf/); delete it when you are done.\n", dir)
+	return nil
+}
+
+// listenerAndConfig holds a free loopback port (kept open, so nothing can
+// take it in between) and a configuration for a server on it.
+func listenerAndConfig(dataDir string) (net.Listener, config.Config, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, config.Config{}, fmt.Errorf("find a free port: %w", err)
+	}
+	cfg := config.Default()
+	cfg.Server.Listen = ln.Addr().String()
+	cfg.Server.URL = "https://" + ln.Addr().String()
+	cfg.Server.SQLite.Path = filepath.Join(dataDir, "knot.db")
+	if _, err := cfg.Validate(); err != nil {
+		ln.Close()
+		return nil, cfg, err
+	}
+	return ln, cfg, nil
+}
+
+// serve runs srv on ln and returns the function that stops it and closes
+// its database (calling it twice is fine).
+func serve(ctx context.Context, srv *server.Server, ln net.Listener) func() {
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	stopped := false
+	return func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		<-done
+		srv.Close() //nolint:errcheck // the demo is ending either way
+	}
+}
+
+// setUpOrigin creates the first admin through the setup page, a template
+// to look at, and the leaf's API token through the API, and returns the token.
+func setUpOrigin(ctx context.Context, origin *server.Server, info Info) (string, error) {
+	cfg := origin.Config()
+	pemBytes, err := os.ReadFile(server.SelfSignedCertPath(&cfg))
+	if err != nil {
+		return "", err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
+
+	code, err := origin.SetupCode(ctx)
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{"setup_code": {code}, "username": {AdminUsername}, "email": {info.Email},
+		"password": {info.Password}, "confirm": {info.Password}}
+	res, err := post(ctx, client, info.OriginURL+"/initial-system-setup", "application/x-www-form-urlencoded", form.Encode())
+	if err != nil {
+		return "", err
+	}
+	if res.status != http.StatusSeeOther {
+		return "", fmt.Errorf("the setup page answered %d: %.300s", res.status, res.body)
+	}
+	tpl := `{"name":"demo-workspace","description":"A template from the cluster","active":true,"body":"image: debian:stable\n"}`
+	if res, err = post(ctx, client, info.OriginURL+"/api/templates", "application/json", tpl); err != nil {
+		return "", err
+	}
+	if res.status != http.StatusCreated {
+		return "", fmt.Errorf("creating the demo template answered %d: %.300s", res.status, res.body)
+	}
+	if res, err = post(ctx, client, info.OriginURL+"/api/tokens", "application/json", `{"name":"Demo leaf"}`); err != nil {
+		return "", err
+	}
+	if res.status != http.StatusCreated {
+		return "", fmt.Errorf("creating the leaf's token answered %d: %.300s", res.status, res.body)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &tok); err != nil || tok.Token == "" {
+		return "", errors.New("the token API answered without a token")
+	}
+	return tok.Token, nil
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func post(ctx context.Context, c *http.Client, target, contentType, body string) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	res, err := c.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return answer{status: res.StatusCode, body: string(b)}, err
+}
+
+// newPassword is 12 random bytes as URL-safe base64: 16 characters.
+func newPassword() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
