@@ -310,3 +310,38 @@ func TestALeafWorksThroughAnyServerAndEveryServerListsIt(t *testing.T) {
 		}
 	}
 }
+
+// A change made on one server of the cluster reaches a leaf whose feed is
+// open on another: the servers carry it between them (LISTEN/NOTIFY).
+func TestAChangeOnOneServerReachesALeafOnAnother(t *testing.T) {
+	cl := startCluster(t, 2)
+	a, b := cl.servers[0], cl.servers[1]
+	admin := a.SetupAdmin()
+	_, token := admin.CreateAPIToken("Leaf Test")
+	lcfg := knottest.Config(t)
+	lcfg.Server.Postgres = config.Postgres{}
+	lcfg.Server.Origin.Server = config.URLList(b.URL)
+	lcfg.Server.Origin.Token = token
+	if _, err := lcfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	lf := knottest.Start(t, lcfg, knottest.WithClock(cl.clock))
+	knottest.Eventually(t, "the leaf's link through B", func() bool { return lf.Server.Leaf().Status().Healthy() })
+
+	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "made-on-a-later", "active": true, "body": "image: a"})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create template on A = %d %s", res.StatusCode, res.Body)
+	}
+	knottest.Eventually(t, "the template made on A on the leaf connected to B", func() bool {
+		list, err := models.ClusterTemplates(context.Background(), lf.Server.DB())
+		if err != nil {
+			return false
+		}
+		for _, ct := range list {
+			if ct.Name == "made-on-a-later" {
+				return true
+			}
+		}
+		return false
+	})
+}
