@@ -55,6 +55,8 @@ type Handlers struct {
 	leaf     *leaf.Service
 	metrics  *metrics.Metrics
 	hub      *feed.Hub
+	// tokens caches bearer tokens and their owners; nil on a leaf.
+	tokens *models.TokenCache
 	// migrator is built once, on the first readiness probe.
 	migrator func() (*migrations.Migrator, error)
 	// setupDone caches "a first admin exists" once it becomes true; it
@@ -82,6 +84,18 @@ func New(d Deps) *Handlers {
 		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),
 		leaf:     d.Leaf,
 		hub:      d.Hub,
+		tokens:   tokenCacheFor(d.Leaf),
 		metrics:  d.Metrics,
 	}
+}
+
+// tokenCacheSize bounds the bearer token cache: tokens in active use, not
+// every token ever made.
+const tokenCacheSize = 10000
+
+func tokenCacheFor(l *leaf.Service) *models.TokenCache {
+	if l != nil {
+		return nil
+	}
+	return models.NewTokenCache(tokenCacheSize)
 }

@@ -125,7 +125,7 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	}
 	h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeOK)
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
-	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident)})
+	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident), PasswordCost: models.PasswordCost(u.PasswordHash)})
 }
 
 // leafTemplates sends leaves the active templates the zone rule allows on

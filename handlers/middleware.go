@@ -94,22 +94,21 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 	if !ok {
 		return refuse(metrics.RefusedMalformed, "malformed Authorization header", 0)
 	}
-	tok, err := models.TokenByPlaintext(ctx, h.db, plain)
-	if errors.Is(err, models.ErrNotFound) {
+	now := h.now()
+	tok, ident, err := h.resolveToken(ctx, plain, now)
+	if tok == nil && errors.Is(err, models.ErrNotFound) {
 		return refuse(metrics.RefusedUnknown, "unknown token", 0)
 	}
-	if err != nil {
+	if tok == nil {
 		h.log.Error("look up API token", "err", err)
 		h.failErr(c, err, "The token could not be checked because of a server problem; try again in a moment.")
 		return nil, false
 	}
-	now := h.now()
 	// Checked here, not left to the sweep: a token unused for 14 days is
 	// dead at once, however long ago the sweep last ran.
 	if tok.Expired(now) {
 		return refuse(metrics.RefusedExpired, "expired: unused for more than 14 days", tok.ID)
 	}
-	ident, err := models.LoadIdentity(ctx, h.db, tok.UserID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return refuse(metrics.RefusedOwnerMissing, "owner no longer exists", tok.ID)
@@ -128,12 +127,35 @@ func (h *Handlers) bearerIdentity(ctx context.Context, c *gin.Context) (*models.
 		return nil, false
 	}
 	ident.TokenID = tok.ID
-	if _, err := models.TouchToken(ctx, h.db, tok, now); err != nil {
+	if err := h.touchToken(ctx, plain, tok, now); err != nil {
 		// The request is authenticated either way; a missed write only
 		// means the 14 days restart from an older use.
 		h.log.Warn("record API token use", "token_id", tok.ID, "err", err)
 	}
 	return ident, true
+}
+
+// resolveToken finds the token and its owner: through the token cache on
+// an origin or standalone server, from the database on a leaf (whose
+// users' permissions follow the origin, which the cache cannot see).
+func (h *Handlers) resolveToken(ctx context.Context, plain string, now time.Time) (*models.Token, *models.Identity, error) {
+	if h.tokens != nil {
+		return h.tokens.Resolve(ctx, h.db, plain, now)
+	}
+	tok, err := models.TokenByPlaintext(ctx, h.db, plain)
+	if err != nil {
+		return nil, nil, err
+	}
+	ident, err := models.LoadIdentity(ctx, h.db, tok.UserID)
+	return tok, ident, err
+}
+
+func (h *Handlers) touchToken(ctx context.Context, plain string, tok *models.Token, now time.Time) error {
+	if h.tokens != nil {
+		return h.tokens.Touch(ctx, h.db, plain, tok, now)
+	}
+	_, err := models.TouchToken(ctx, h.db, tok, now)
+	return err
 }
 
 // bearerToken takes the token from an Authorization header value. The

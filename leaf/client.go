@@ -145,7 +145,7 @@ func (c *Client) Hello(ctx context.Context) (*Hello, error) {
 
 // Authenticate asks the origin to check an email and password. A refusal
 // is an *OriginError with Code CodeLoginRefused.
-func (c *Client) Authenticate(ctx context.Context, email, password string) (*User, error) {
+func (c *Client) Authenticate(ctx context.Context, email, password string) (*AuthResponse, error) {
 	var ans AuthResponse
 	if _, err := c.do(ctx, http.MethodPost, PathAuth, AuthRequest{Email: email, Password: password}, "", &ans); err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (c *Client) Authenticate(ctx context.Context, email, password string) (*Use
 	if ans.User.ID == 0 || ans.User.Email == "" || ans.User.Username == "" {
 		return nil, &OriginError{State: StateUnreachable, Detail: "the origin's sign-in answer did not describe a user"}
 	}
-	return &ans.User, nil
+	return &ans, nil
 }
 
 // Templates fetches the templates the origin offers leaves, revalidating

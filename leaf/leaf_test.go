@@ -183,7 +183,9 @@ func TestLeafSignInIsForwardedToTheOrigin(t *testing.T) {
 	if me.Username != knottest.AdminUsername || me.Email != knottest.AdminEmail || !slices.Contains(me.Roles, "Admin") || !slices.Contains(me.Permissions, models.PermManageUsers) {
 		t.Fatalf("leaf whoami = %+v, want the origin's admin with the origin's permissions", me)
 	}
-	// The local copy carries no origin password hash.
+	// The local copy carries no origin password hash. (Its own, for offline
+	// use, is made after the answer.)
+	p.leaf.Server.Leaf().WaitBackground()
 	var u models.User
 	p.leaf.Server.DB().Where("email = ?", knottest.AdminEmail).First(&u)
 	if u.PasswordHash != "" || u.OriginUserID == nil || u.OfflinePasswordHash == "" {
@@ -326,6 +328,7 @@ func TestLeafKeepsWorkingWhileTheOriginIsAway(t *testing.T) {
 	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first sign-in = %d", res.StatusCode)
 	}
+	p.leaf.Server.Leaf().WaitBackground() // the offline copy of the password
 	addr := p.origin.Addr()
 	p.origin.Stop()
 	p.clock.Advance(5 * time.Minute)
@@ -551,6 +554,7 @@ func TestOfflinePasswordIsForgottenWhenTheOriginSaysNo(t *testing.T) {
 func TestConcurrentSignInsWhileTheOriginIsDown(t *testing.T) {
 	p := startPair(t, pairOpts{})
 	signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
+	p.leaf.Server.Leaf().WaitBackground()
 	p.origin.Stop()
 	svc := p.leaf.Server.Leaf()
 	var wg sync.WaitGroup

@@ -261,3 +261,28 @@ func TestNoOfflineSignInAfterTheOriginSaidNo(t *testing.T) {
 		t.Fatal("the sign-in refusal shows visitors the origin's address")
 	}
 }
+
+// The leaf's offline copy of a password is made after the sign-in is
+// answered, and is never a weaker bcrypt than the origin's.
+func TestTheOfflinePasswordCopyIsNoWeakerThanTheOrigins(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	// The admin's hash on the origin at a higher cost than knot's own.
+	hash, err := models.HashPasswordCost(knottest.AdminPassword, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.origin.Server.DB().Model(&models.User{}).Where("email = ?", knottest.AdminEmail).Update("password_hash", hash)
+	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", res.StatusCode)
+	}
+	p.leaf.Server.Leaf().WaitBackground()
+	var u models.User
+	p.leaf.Server.DB().Where("email = ?", knottest.AdminEmail).First(&u)
+	if got := models.PasswordCost(u.OfflinePasswordHash); got < 12 {
+		t.Fatalf("the offline copy's cost is %d, the origin's 12", got)
+	}
+	if !models.CheckPassword(u.OfflinePasswordHash, knottest.AdminPassword) {
+		t.Fatal("the offline copy does not match the password")
+	}
+}

@@ -89,6 +89,9 @@ type AuthRequest struct {
 // AuthResponse is the origin's answer to an accepted sign-in.
 type AuthResponse struct {
 	User User `json:"user"`
+	// PasswordCost is the bcrypt cost of the user's hash on the origin: the
+	// leaf's offline copy is never weaker.
+	PasswordCost int `json:"password_cost,omitempty"`
 }
 
 // Template is a template as the origin sends it to leaves.

@@ -70,6 +70,9 @@ type Service struct {
 	kick        chan struct{}
 	// cursor is the last change of the origin's feed applied here.
 	cursor atomic.Int64
+	// background is work a sign-in started after answering; Run waits
+	// for it before returning, so the database outlives it.
+	background sync.WaitGroup
 }
 
 // NewService builds the leaf service for cfg, which must be in leaf mode.
@@ -142,6 +145,7 @@ func (s *Service) Origins() []string { return s.cl().Origins() }
 // retries with backoff and jitter, moving to the next configured origin
 // server after each failure.
 func (s *Service) Run(ctx context.Context) {
+	defer s.background.Wait()
 	for {
 		err := s.link(ctx)
 		if ctx.Err() != nil {
@@ -517,18 +521,20 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (*models.U
 		// do not make a person wait on an origin that is known to be away.
 		return s.offlineSignIn(ctx, email, password)
 	}
-	ou, err := s.cl().Authenticate(ctx, email, password)
+	ans, err := s.cl().Authenticate(ctx, email, password)
 	if err == nil {
-		hash, err := models.HashPassword(password)
-		if err != nil {
-			return nil, err
-		}
+		ou := ans.User
+		// The old offline copy goes now (the password may have changed);
+		// the new one is made after the answer, off the request path: the
+		// origin's bcrypt is the one a person waits for.
+		loginAt := s.now().UTC().Truncate(time.Microsecond)
 		u, err := models.UpsertOriginUser(ctx, s.db, models.OriginUser{
 			ID: ou.ID, Username: ou.Username, Email: ou.Email, Roles: ou.Roles, Permissions: ou.Permissions,
-		}, hash, s.now().UTC())
+		}, "", loginAt)
 		if err != nil {
 			return nil, err
 		}
+		s.background.Go(func() { s.keepOfflinePassword(u.ID, loginAt, password, ans.PasswordCost) })
 		if !s.Status().Healthy() {
 			s.wake()
 		}
@@ -610,6 +616,22 @@ func requestRefused(oe *OriginError) bool {
 	}
 	return true
 }
+
+// keepOfflinePassword stores this leaf's own bcrypt of a password the
+// origin accepted, at no lower a cost than the origin's, for offline sign-in.
+func (s *Service) keepOfflinePassword(userID uint, loginAt time.Time, password string, cost int) {
+	hash, err := models.HashPasswordCost(password, cost)
+	if err == nil {
+		err = models.SetOfflinePassword(context.Background(), s.db, userID, loginAt, hash)
+	}
+	if err != nil {
+		s.log.Error("keep the offline copy of a password the origin accepted", "user_id", userID, "err", err)
+	}
+}
+
+// WaitBackground waits for work started after a sign-in (the offline
+// password copy) to finish.
+func (s *Service) WaitBackground() { s.background.Wait() }
 
 func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*models.User, error) {
 	u, err := models.OfflineSignInCandidate(ctx, s.db, email, s.now().Add(-OfflineWindow))

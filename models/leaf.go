@@ -270,6 +270,14 @@ func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHa
 	return &u, nil
 }
 
+// SetOfflinePassword stores the leaf's own hash of the password the origin
+// accepted at the sign-in of loginAt. A later sign-in (maybe with a new
+// password) has moved origin_login_at on, and is left alone.
+func SetOfflinePassword(ctx context.Context, db *gorm.DB, userID uint, loginAt time.Time, hash string) error {
+	return db.WithContext(ctx).Model(&User{}).Where("id = ? AND origin_login_at = ?", userID, loginAt).
+		Update("offline_password_hash", hash).Error
+}
+
 // RefreshOriginUser updates the roles and permissions of the leaf's copy of
 // an origin user, if the leaf has one, from what the origin just said (the
 // hello names the token's owner). Other users are refreshed when they next
@@ -316,9 +324,11 @@ func OfflineSignInCandidate(ctx context.Context, db *gorm.DB, email string, sinc
 // email: the origin has just refused them (a changed password, a disabled
 // account), so the old password must not open the leaf while it is away.
 func ForgetOfflinePassword(ctx context.Context, db *gorm.DB, email string) error {
+	// origin_login_at goes too: it is what SetOfflinePassword checks, so an
+	// offline copy still being made from an earlier sign-in is not stored.
 	return db.WithContext(ctx).Model(&User{}).
 		Where("email = ? AND origin_user_id IS NOT NULL", strings.TrimSpace(email)).
-		Update("offline_password_hash", "").Error
+		Updates(map[string]any{"offline_password_hash": "", "origin_login_at": nil}).Error
 }
 
 func nonNil(s []string) []string {

@@ -81,10 +81,13 @@ func TestATokenWorksOnEveryServerAndItsRevocationReachesAllAtOnce(t *testing.T) 
 		return srv.Client().Get("/api/users/whoami", bearer(token)).StatusCode
 	}
 
-	// Made on A, used on B; deleted on B, refused by A on the next request.
+	// Made on A, used on B (and A: both now remember it); deleted on B,
+	// refused by A on the next request.
 	id, token := admin.CreateAPIToken("made on A")
-	if got := whoami(b, token); got != http.StatusOK {
-		t.Fatalf("a token made on A, used on B = %d", got)
+	for _, srv := range []*knottest.Instance{b, a} {
+		if got := whoami(srv, token); got != http.StatusOK {
+			t.Fatalf("a token made on A, used on %s = %d", srv.URL, got)
+		}
 	}
 	if res := on(admin, b).Do(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", id), nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("delete on B = %d %s", res.StatusCode, res.Body)
@@ -106,7 +109,17 @@ func TestATokenWorksOnEveryServerAndItsRevocationReachesAllAtOnce(t *testing.T) 
 		t.Fatalf("a token whose owner lost use_api_tokens on A, used on B = %d, want 403", got)
 	}
 
-	// The owner is deactivated on B: refused on A at once.
+	// Roles back; used on both again; then the owner is deactivated on B:
+	// refused on A at once.
+	res = admin.JSONRequest(http.MethodPut, fmt.Sprintf("/api/users/%d", devID), map[string]any{"roles": []string{"Developer"}})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("give dev's role back = %d %s", res.StatusCode, res.Body)
+	}
+	for _, srv := range []*knottest.Instance{a, b} {
+		if got := whoami(srv, devToken); got != http.StatusOK {
+			t.Fatalf("dev's token with the role back, on %s = %d", srv.URL, got)
+		}
+	}
 	res = on(admin, b).JSONRequest(http.MethodPut, fmt.Sprintf("/api/users/%d", devID), map[string]any{"roles": []string{"Developer"}, "active": false})
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("deactivate dev on B = %d %s", res.StatusCode, res.Body)
