@@ -69,7 +69,10 @@ func TakeAttempt(ctx context.Context, db *gorm.DB, now time.Time, limits ...Limi
 		for _, l := range limits {
 			r := byKey[l.Key]
 			if r == nil {
-				return fmt.Errorf("throttle bucket %q vanished", l.Key)
+				// Forgotten (a successful sign-in) between the insert and
+				// the read: a missing bucket is a full one.
+				r = &throttleRow{Key: l.Key, Tokens: float64(l.Burst), UpdatedAt: now}
+				byKey[l.Key] = r
 			}
 			// A clock behind another server's never refills backwards.
 			elapsed := max(0, now.Sub(r.UpdatedAt))
@@ -85,8 +88,10 @@ func TakeAttempt(ctx context.Context, db *gorm.DB, now time.Time, limits ...Limi
 			if allowed {
 				r.Tokens--
 			}
-			if err := tx.Model(&throttleRow{}).Where("key = ?", r.Key).
-				Updates(map[string]any{"tokens": r.Tokens, "updated_at": r.UpdatedAt}).Error; err != nil {
+			if err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "key"}},
+				DoUpdates: clause.AssignmentColumns([]string{"tokens", "updated_at"}),
+			}).Create(r).Error; err != nil {
 				return err
 			}
 		}
