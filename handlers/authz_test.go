@@ -116,9 +116,6 @@ func routeExpectations(f *fixtures) map[string]struct {
 
 	return map[string]entry{
 		// Public and shell.
-		"GET /static/*filepath":     {everyone(ok), page("/static/app.css"), false},
-		"HEAD /static/*filepath":    {everyone(ok), page("/static/htmx-2.0.11.min.js"), false},
-		"GET /favicon.ico":          {everyone(http.StatusMovedPermanently), page("/favicon.ico"), false},
 		"GET /":                     {everyone(see), page("/"), false},
 		"GET /initial-system-setup": {everyone(notFound), page("/initial-system-setup"), false},
 		"POST /initial-system-setup": {everyone(notFound), func() probeReq {

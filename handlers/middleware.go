@@ -28,16 +28,6 @@ const (
 // and a session costs one write a minute instead of one per request.
 const lastSeenEvery = time.Minute
 
-// securityHeaders sets headers every response should carry.
-func (h *Handlers) securityHeaders(c *gin.Context) {
-	hd := c.Writer.Header()
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "same-origin")
-	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-	c.Next()
-}
-
 // identify works out who the request acts for and puts the identity and the
 // server facts into the request context. API calls that send an
 // Authorization header are authenticated by their bearer token alone;

@@ -6,23 +6,26 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
-	"github.com/knot-dev/knot/static"
 )
 
-// Routes returns the whole HTTP handler: the health probes, and for
-// everything else cross-origin protection around the session manager
-// around the Gin engine. Sessions wrap the engine at the
+// Routes returns the whole HTTP handler: security headers around the
+// health probes, the static files, and for everything else cross-origin
+// protection around the session manager around the Gin engine. Sessions wrap the engine at the
 // http.Handler level so Set-Cookie is written before Gin flushes headers.
 func (h *Handlers) Routes() http.Handler {
 	var handler http.Handler = h.engine()
 	handler = h.sessions.LoadAndSave(handler)
 	handler = http.NewCrossOriginProtection().Handler(handler)
-	// The probes stay outside sessions: see health.go.
+	handler = h.withOriginScheme(handler)
+	// The probes and the static files stay outside sessions: see
+	// health.go and edge.go.
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /static/", staticFiles())
+	mux.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	mux.Handle("/", handler)
-	return mux
+	return h.withSecurityHeaders(mux)
 }
 
 // RouteTable lists every method and path the engine serves. The
@@ -41,10 +44,8 @@ func (h *Handlers) engine() *gin.Engine {
 	// client could forge to dodge the sign-in rate limits.
 	r.SetTrustedProxies(nil) //nolint:errcheck // nil is always accepted
 	// identify authenticates by session, or for /api/ by bearer token.
-	r.Use(h.securityHeaders, h.identify)
+	r.Use(h.identify)
 
-	r.StaticFS("/static", http.FS(static.Files))
-	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 	// A leaf's banner polls this from every page, the sign-in page too:
 	// visitors who are not signed in get the short banner.
 	r.GET("/leaf/banner", h.leafBannerFragment)
