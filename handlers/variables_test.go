@@ -305,3 +305,20 @@ func TestTemplatePreview(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	wantBody(t, res, "is not a variable reference", "is not closed")
 }
+
+// A variable made protected must not leave its old plain value behind in
+// the database files: not in a page of the main file, not in the
+// write-ahead log.
+func TestAVariableMadeProtectedLeavesNoPlainValueBehind(t *testing.T) {
+	cs := startCast(t)
+	const before = "plain-before-protect-5e1d"
+	v := createVariable(t, cs.admin, map[string]any{"name": "TURNS_SECRET", "value": before})
+	if !bytes.Contains(cs.srv.StoredBytes(), []byte(before)) {
+		t.Fatal("the plain value is not in the database files at all: this test reads the wrong files")
+	}
+	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"name": "TURNS_SECRET", "value": before, "protected": true})
+	wantStatus(t, res, http.StatusOK)
+	if bytes.Contains(cs.srv.StoredBytes(), []byte(before)) {
+		t.Fatal("the value made protected is still in the database files in plain text")
+	}
+}

@@ -111,7 +111,10 @@ func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 	}
 	// _txlock=immediate takes the write lock at BEGIN, so two writers queue on
 	// the busy timeout instead of one failing when it upgrades a read lock.
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+	// _secure_delete zeroes deleted content in the file, so that a value
+	// made protected does not linger in a free page (see EraseOldVersions
+	// for the write-ahead log).
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
 	cfg := gormConfig
 	db, err := gorm.Open(sqlite.Open(dsn), &cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -95,4 +96,20 @@ func IsUnavailable(err error) bool {
 		}
 	}
 	return false
+}
+
+// EraseOldVersions makes the database forget old versions of rows just
+// rewritten, after a secret was sealed over a plain value. On SQLite the
+// old page images live in the write-ahead log until a checkpoint; a
+// TRUNCATE checkpoint copies the new pages into the main file (where
+// secure_delete has zeroed what was deleted) and empties the log. A reader
+// holding an old snapshot can make it stop short; it is retried on the next
+// sealing, and the log never grows past the next automatic checkpoint.
+// PostgreSQL keeps dead row versions until VACUUM (SECURITY.md says what
+// an operator should do); nothing to do here.
+func EraseOldVersions(ctx context.Context, db *gorm.DB) error {
+	if IsPostgres(db) {
+		return nil
+	}
+	return db.WithContext(ctx).Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error
 }

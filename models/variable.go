@@ -214,6 +214,12 @@ func UpdateVariable(ctx context.Context, db *gorm.DB, v *vault.Vault, id uint, i
 	case err != nil:
 		return nil, fmt.Errorf("update variable %d: %w", id, err)
 	}
+	if in.Protected {
+		// The row's plain value, if it had one, is still in an old page.
+		// The update itself is done either way; a checkpoint that a reader
+		// held back happens at the next sealing or automatic checkpoint.
+		EraseOldVersions(ctx, db) //nolint:errcheck // best effort, see above
+	}
 	out := r.public()
 	return &out, nil
 }
@@ -406,7 +412,7 @@ func ReplaceClusterVariables(ctx context.Context, db *gorm.DB, v *vault.Vault, l
 		}
 		rows = append(rows, cv)
 	}
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("1 = 1").Delete(&ClusterVariable{}).Error; err != nil {
 			return err
 		}
@@ -417,6 +423,13 @@ func ReplaceClusterVariables(ctx context.Context, db *gorm.DB, v *vault.Vault, l
 		}
 		return setState(tx, stateVariablesETag, etag)
 	})
+	if err != nil {
+		return err
+	}
+	// A variable the origin has since protected was in the old copy in
+	// plain text. Best effort, as in UpdateVariable.
+	EraseOldVersions(ctx, db) //nolint:errcheck // best effort
+	return nil
 }
 
 // PreviewLookup is the expand.Lookup for a template preview on this
