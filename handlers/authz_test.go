@@ -135,7 +135,10 @@ func routeExpectations(f *fixtures) map[string]struct {
 		"POST /api-tokens": {statuses{see, see, denied, see}, func() probeReq {
 			return probeReq{path: "/api-tokens", form: url.Values{"name": {f.unique("form-tok")}}}
 		}, false},
-		"GET /api-tokens/:id":    {ownTokenPage, func() probeReq { return probeReq{path: path("/api-tokens/%d", f.token())} }, false},
+		"GET /api-tokens/:id": {ownTokenPage, func() probeReq { return probeReq{path: path("/api-tokens/%d", f.token())} }, false},
+		"GET /api-tokens/:id/secret": {ownTokenPage, func() probeReq {
+			return probeReq{path: path("/api-tokens/%d/secret", f.token())}
+		}, false},
 		"DELETE /api-tokens/:id": {statuses{ok, notFound, denied, see}, func() probeReq { return probeReq{path: path("/api-tokens/%d", f.token())} }, false},
 		"GET /api-tokens/:id/delete": {ownTokenPage, func() probeReq {
 			return probeReq{path: path("/api-tokens/%d/delete", f.token())}

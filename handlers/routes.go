@@ -69,6 +69,7 @@ func (h *Handlers) engine() *gin.Engine {
 	signedIn.POST("/api-tokens", tokens(h.createToken)...)
 	signedIn.GET("/api-tokens/new", tokens(h.newTokenForm)...)
 	signedIn.GET("/api-tokens/:id", tokens(h.tokenPage)...)
+	signedIn.GET("/api-tokens/:id/secret", tokens(h.tokenSecret)...)
 	signedIn.DELETE("/api-tokens/:id", tokens(h.deleteToken)...)
 	signedIn.GET("/api-tokens/:id/delete", tokens(h.confirmDeleteToken)...)
 	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteTokenSubmit)...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +26,16 @@ const (
 // maxTokenBodyBytes bounds an API request body; a token request is tiny.
 const maxTokenBodyBytes = 16 << 10
 
+// tokensPerPage is how many tokens a page of the list shows: enough to
+// scroll through, few enough that a user with thousands of tokens still
+// gets a small page.
+const tokensPerPage = 50
+
+// tokensChanged is the htmx event a create or delete sends (HX-Trigger):
+// the list fetches its page again, so the count, the pages and the rows
+// follow the change.
+const tokensChanged = "tokens-changed"
+
 // tokensEnabled answers 404 for every token page and endpoint while
 // server.ui.hide_api_tokens hides the feature for everyone. Tokens made
 // before keep authenticating until they expire: the setting hides the
@@ -37,9 +48,46 @@ func (h *Handlers) tokensEnabled(c *gin.Context) {
 	c.Next()
 }
 
-// tokensPage is GET /api-tokens.
+// tokensPage is GET /api-tokens[?page=N][&q=…]: the page, or for htmx (a
+// search, a page link, a refresh after a change) just the list.
 func (h *Handlers) tokensPage(c *gin.Context) {
-	h.showTokens(c, http.StatusOK, views.TokenForm{})
+	if !isHTMX(c) {
+		h.showTokens(c, http.StatusOK, views.TokenForm{})
+		return
+	}
+	list, ok := h.tokenList(c)
+	if !ok {
+		return
+	}
+	noStore(c)
+	h.render(c, http.StatusOK, views.TokenListView(list))
+}
+
+// tokenList loads the page of the caller's tokens that ?page= and ?q= ask
+// for; a missing or bad page is the first. When it returns false it has
+// answered already.
+func (h *Handlers) tokenList(c *gin.Context) (views.TokenList, bool) {
+	ctx := c.Request.Context()
+	me := webctx.Identity(ctx)
+	q := strings.TrimSpace(c.Query("q"))
+	page, err := strconv.Atoi(c.Query("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	list, total, err := models.ListTokenPage(ctx, h.db, me.ID, q, page, tokensPerPage)
+	if err != nil {
+		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
+		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
+		return views.TokenList{}, false
+	}
+	return views.TokenList{
+		Tokens:  list,
+		Total:   total,
+		Page:    min(page, models.LastPage(total, tokensPerPage)), // as ListTokenPage clamped it
+		PerPage: tokensPerPage,
+		Query:   q,
+		Now:     h.now(),
+	}, true
 }
 
 // newTokenForm is GET /api-tokens/new: the panel with the form open for
@@ -58,23 +106,21 @@ func (h *Handlers) newTokenForm(c *gin.Context) {
 func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
-	list, err := models.ListTokensRevealed(ctx, h.db, h.vault, me.ID)
-	if err != nil {
-		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
-		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
+	list, ok := h.tokenList(c)
+	if !ok {
 		return
 	}
-	for _, t := range list {
-		if t.Plaintext == "" {
-			h.log.Warn("API token cannot be decrypted; was server.encrypt changed?", "token_id", t.ID)
-		}
-	}
-	page := views.TokensPage{Tokens: list, Now: h.now(), Panel: views.TokenPanel{Form: form}}
+	page := views.TokensPage{List: list, Panel: views.TokenPanel{Form: form}}
 	if id := h.sessions.PopInt(ctx, flashNewTokenID); id > 0 {
-		for i := range list {
-			if list[i].ID == uint(id) {
-				page.Panel.Created = &list[i]
-			}
+		// The one token this page shows in full, decrypted on its own.
+		t, err := models.RevealToken(ctx, h.db, h.vault, me.ID, uint(id))
+		switch {
+		case err == nil && t.Plaintext != "":
+			page.Panel.Created = t
+		case err == nil:
+			h.log.Warn("API token cannot be decrypted; was server.encrypt changed?", "token_id", t.ID)
+		case !errors.Is(err, models.ErrNotFound): // deleted since: nothing to show
+			h.log.Error("reveal new API token", "user_id", me.ID, "token_id", id, "err", err)
 		}
 	}
 	page.Notice = h.sessions.PopString(ctx, flashTokenNote)
@@ -117,10 +163,11 @@ func (h *Handlers) createToken(c *gin.Context) {
 	}
 	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)
 	if isHTMX(c) {
-		row := models.RevealedToken{Token: *tok, Plaintext: plain}
-		panel := views.TokenPanel{Created: &row, Form: views.TokenForm{Open: true}}
+		created := models.RevealedToken{Token: *tok, Plaintext: plain}
+		panel := views.TokenPanel{Created: &created, Form: views.TokenForm{Open: true}}
 		noStore(c)
-		h.render(c, http.StatusOK, views.TokenCreatedResponse(panel, row, h.now()))
+		c.Header("HX-Trigger", tokensChanged)
+		h.render(c, http.StatusOK, views.TokenCreatedResponse(panel, *tok, h.now()))
 		return
 	}
 	h.sessions.Put(ctx, flashNewTokenID, int(tok.ID))
@@ -145,6 +192,33 @@ func (h *Handlers) tokenPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.TokenPageView(*t, h.now()))
 }
 
+// tokenSecret is GET /api-tokens/{id}/secret: the full token, as plain
+// text, for the list's Copy button, which fetches the one token a person
+// copies instead of the page carrying them all. Only the owner gets it
+// (another's is 404, like a missing one), and it is never cached, logged,
+// or readable by another origin.
+func (h *Handlers) tokenSecret(c *gin.Context) {
+	ctx := c.Request.Context()
+	me := webctx.Identity(ctx)
+	id, ok := parseID(c)
+	if !ok {
+		h.notFound(c)
+		return
+	}
+	t, err := models.RevealToken(ctx, h.db, h.vault, me.ID, id)
+	if h.tokenLookupFailed(c, err) {
+		return
+	}
+	noStore(c)
+	if t.Plaintext == "" {
+		h.log.Warn("API token cannot be decrypted; was server.encrypt changed?", "token_id", t.ID)
+		h.fail(c, http.StatusConflict, "This token cannot be copied: the server's encryption key changed since it was created. It still works; create a new token if you need to copy one.")
+		return
+	}
+	c.Header("Cross-Origin-Resource-Policy", "same-origin")
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(t.Plaintext))
+}
+
 // confirmDeleteToken is GET /api-tokens/{id}/delete: the question htmx asks
 // with hx-confirm, as a page.
 func (h *Handlers) confirmDeleteToken(c *gin.Context) {
@@ -166,6 +240,7 @@ func (h *Handlers) confirmDeleteToken(c *gin.Context) {
 // which the outerHTML swap turns into the row disappearing.
 func (h *Handlers) deleteToken(c *gin.Context) {
 	if _, ok := h.removeToken(c); ok {
+		c.Header("HX-Trigger", tokensChanged)
 		c.Status(http.StatusOK)
 	}
 }

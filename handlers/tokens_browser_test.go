@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +99,7 @@ func TestTokenJourneyInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token-name")),
 		chromedp.SendKeys(chromedp.ID("token-name"), "Leaf Test"),
 		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#token-rows tr.token-row a.copy`)),
+		chromedp.WaitVisible(chromedp.CSS(`#token-rows tr.token-row button[data-copy-url]`)),
 		chromedp.WaitVisible(chromedp.ID("new-token-value")),
 	)
 	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
@@ -123,14 +125,18 @@ func TestTokenJourneyInABrowser(t *testing.T) {
 	}
 	eval("clear the clipboard", `navigator.clipboard.writeText("").then(() => "")`, chromedp.EvalAwaitPromise)
 
-	step("click the token to copy it", chromedp.Click(chromedp.CSS(`#token-rows tr.token-row a.copy`)))
+	// The list carries no full token: Copy fetches it from the server.
+	if got := eval("tokens in the list", `String(document.getElementById("token-list").outerHTML.includes(document.getElementById("new-token-value").textContent))`); got != "false" {
+		t.Fatal("the list carries the full token")
+	}
+	step("click Copy on the row", chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button[data-copy-url]`)))
 	step("the page says Copied", chromedp.Poll[chromedp.Void](`document.getElementById("token-copy-status").textContent.includes("Copied")`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if got := eval("copy status", `document.getElementById("token-copy-status").textContent`); got != "Copied token “Leaf Test” to the clipboard" {
 		t.Fatalf("copy status = %q", got)
 	}
 	if got := eval("still the same page", `String(window.knotNoReload)`); got != "same page" {
-		t.Fatal("clicking the token navigated away instead of copying")
+		t.Fatal("clicking Copy navigated away instead of copying")
 	}
 	copied := eval("read the clipboard", `navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)
 	if copied != shown {
@@ -182,5 +188,107 @@ func TestTokenJourneyInABrowser(t *testing.T) {
 	<-consoleDone
 	for _, p := range problems {
 		t.Errorf("the page logged %s", p)
+	}
+}
+
+// TestTokenListPagesSearchesAndCopiesInABrowser walks a long token list in
+// headless Chromium: Next swaps in the second page (and its address)
+// without a reload, Copy on that page fetches the full token into the
+// clipboard, typing searches, and Back returns to the first page.
+func TestTokenListPagesSearchesAndCopiesInABrowser(t *testing.T) {
+	srv, _, seeded := startWithTokens(t, 60, func(i int) string { return fmt.Sprintf("token %02d", i) })
+	tab := knottest.Browser(t)
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+			Setting:    browser.PermissionSettingGranted,
+			Origin:     srv.URL,
+		})
+		if err != nil {
+			t.Fatalf("grant %s: %v", name, err)
+		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			dctx, dcancel := context.WithTimeout(tab, 5*time.Second)
+			defer dcancel()
+			where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.outerHTML`))
+			t.Fatalf("%s: %v\npage: %.3000s", what, err, where)
+		}
+	}
+	eval := func(what, js string, opts ...chromedp.EvaluateOption) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, opts...))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	count := func(want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](`(document.getElementById("token-count") || {}).textContent?.includes(`+strconv.Quote(want)+`) === true`,
+			chromedp.WithPollingTimeout(10*time.Second))
+	}
+
+	step("sign in",
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.SendKeys(chromedp.ID("email"), "dev@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), devPassword),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.sidebar a[href="/api-tokens"]`)),
+	)
+	step("open API Tokens",
+		chromedp.Navigate(srv.URL+"/api-tokens"),
+		count("Showing 1–50 of 60"),
+		// As in the journey test: a click before htmx is ready would navigate.
+		chromedp.Poll[chromedp.Void](`document.readyState === "complete" && !!window.htmx`),
+	)
+	if got := eval("Copy shows with JavaScript", `getComputedStyle(document.querySelector("#token-rows button[data-copy-url]")).display`); got == "none" {
+		t.Fatal("the Copy buttons are hidden although JavaScript runs")
+	}
+	eval("mark the page", `window.knotNoReload = "same page"`)
+
+	step("Next", chromedp.Click(chromedp.CSS(`nav.pager a[rel=next]`)), count("Showing 51–60 of 60"))
+	if got := eval("address", `location.pathname + location.search`); got != "/api-tokens?page=2" {
+		t.Errorf("after Next the address is %q, want /api-tokens?page=2", got)
+	}
+	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
+		t.Fatal("Next reloaded the page instead of swapping the list")
+	}
+
+	// The first row of page 2 is the tenth token made.
+	want := seeded[9]
+	if got := eval("first row", `document.querySelector("#token-rows tr.token-row .token-name").textContent`); got != want.Name {
+		t.Fatalf("page 2 starts with %q, want %q", got, want.Name)
+	}
+	step("Copy on page 2",
+		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button[data-copy-url]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("token-copy-status").textContent.includes("Copied")`, chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if got := eval("copy status", `document.getElementById("token-copy-status").textContent`); got != "Copied token “"+want.Name+"” to the clipboard" {
+		t.Errorf("copy status = %q", got)
+	}
+	if got := eval("read the clipboard", `navigator.clipboard.readText()`, chromedp.EvalAwaitPromise); got != want.Plain {
+		t.Fatalf("after Copy the clipboard holds %q, want the token of %q", got, want.Name)
+	}
+
+	step("search as you type", chromedp.SendKeys(chromedp.ID("token-search"), "TOKEN 0"), count("Showing 1–10 of 10 matching “TOKEN 0”"))
+	if got := eval("address", `location.pathname + "|" + new URLSearchParams(location.search).get("q")`); got != "/api-tokens|TOKEN 0" {
+		t.Errorf("after the search the address is %q, want /api-tokens?q=TOKEN 0", got)
+	}
+	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
+		t.Fatal("the search reloaded the page instead of swapping the list")
+	}
+
+	// Back restores the first page; htmx keeps no copy of this page (it may
+	// hold a new token), so it asks the server for it again.
+	step("Back", chromedp.Evaluate[chromedp.Void](`history.back()`), count("Showing 1–50 of 60"))
+	if got := eval("address", `location.pathname + location.search`); got != "/api-tokens" {
+		t.Errorf("after Back the address is %q, want /api-tokens", got)
+	}
+	if got := eval("history cache", `String(localStorage.getItem("htmx-history-cache"))`); strings.Contains(got, "token-") {
+		t.Error("htmx saved the token page into localStorage")
 	}
 }

@@ -193,27 +193,65 @@ func ListTokens(ctx context.Context, db *gorm.DB, userID uint) ([]Token, error) 
 	return out, nil
 }
 
-// RevealedToken is a token with its plaintext, for the owner's list where
-// a click copies it. Plaintext is "" when it cannot be decrypted (the
-// server.encrypt key was replaced); the token then still works and can be
-// deleted, it just cannot be copied any more.
+// RevealedToken is a token with its plaintext, for its owner to copy.
+// Plaintext is "" when it cannot be decrypted (the server.encrypt key was
+// replaced); the token then still works and can be deleted, it just cannot
+// be copied any more.
 type RevealedToken struct {
 	Token
 	Plaintext string
 }
 
-// ListTokensRevealed returns userID's tokens, newest first, decrypted.
-func ListTokensRevealed(ctx context.Context, db *gorm.DB, v *vault.Vault, userID uint) ([]RevealedToken, error) {
-	rows, err := listTokenRows(ctx, db, userID)
+// ListTokenPage returns one page of userID's tokens, newest first, whose
+// names contain q ignoring case ("" matches every token), and how many
+// match in all. Pages count from 1; a page past the end is the last page
+// (see LastPage), so a list that shrank under a stale link still shows
+// something. Nothing is decrypted: the list shows prefixes, and the one
+// token a person copies is revealed on its own.
+//
+// Case is folded by the database's lower() on the stored names and by Go
+// on q: ASCII on both databases; other letters on PostgreSQL as its locale
+// folds them, on SQLite only where the name is already in lower case.
+func ListTokenPage(ctx context.Context, db *gorm.DB, userID uint, q string, page, perPage int) ([]Token, int64, error) {
+	perPage = max(perPage, 1)
+	q = strings.TrimSpace(q)
+	match := func(tx *gorm.DB) *gorm.DB {
+		tx = tx.Where("user_id = ?", userID)
+		if q != "" {
+			tx = tx.Where(`lower(name) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(q))+"%")
+		}
+		return tx
+	}
+	var total int64
+	if err := db.WithContext(ctx).Model(&apiToken{}).Scopes(match).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("count tokens of user %d: %w", userID, err)
+	}
+	page = min(max(page, 1), LastPage(total, perPage))
+	var rows []apiToken
+	// Only the columns the list shows: the hash and ciphertext stay put.
+	err := db.WithContext(ctx).Select("id", "user_id", "name", "prefix", "created_at", "last_used_at").
+		Scopes(match).Order("created_at DESC, id DESC").
+		Limit(perPage).Offset((page - 1) * perPage).Find(&rows).Error
 	if err != nil {
-		return nil, err
+		return nil, 0, fmt.Errorf("list tokens of user %d: %w", userID, err)
 	}
-	out := make([]RevealedToken, len(rows))
+	out := make([]Token, len(rows))
 	for i := range rows {
-		out[i] = rows[i].reveal(v)
+		out[i] = rows[i].public()
 	}
-	return out, nil
+	return out, total, nil
 }
+
+// LastPage is the number of the last page of total items, perPage to a
+// page: 1 for an empty list, which still has its (empty) first page.
+func LastPage(total int64, perPage int) int {
+	perPage = max(perPage, 1)
+	return int(max((total+int64(perPage)-1)/int64(perPage), 1))
+}
+
+// likeEscaper makes text match itself inside a LIKE pattern with ESCAPE
+// '\', so a search for "50%" or "a_b" is not a wildcard.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // RevealToken returns one of userID's tokens decrypted; another user's
 // token is ErrNotFound.

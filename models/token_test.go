@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,18 +186,108 @@ func TestTokensAreScopedToTheirOwner(t *testing.T) {
 	}
 }
 
-func TestListIsNewestFirstAndRevealsTheTokens(t *testing.T) {
+func TestRevealTokenDecryptsTheOwnersToken(t *testing.T) {
 	ctx := context.Background()
 	db, v := openDB(t), newVault(t)
 	uid := addUser(t, db, "alice")
-	_, p1 := mustCreate(t, db, v, uid, "first", t0)
-	_, p2 := mustCreate(t, db, v, uid, "second", t0.Add(time.Minute))
-	list, err := models.ListTokensRevealed(ctx, db, v, uid)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("list = %+v, %v", list, err)
+	tok, plain := mustCreate(t, db, v, uid, "first", t0)
+	got, err := models.RevealToken(ctx, db, v, uid, tok.ID)
+	if err != nil || got.Plaintext != plain || got.Name != "first" {
+		t.Fatalf("RevealToken = %+v, %v; want the token created", got, err)
 	}
-	if list[0].Name != "second" || list[0].Plaintext != p2 || list[1].Name != "first" || list[1].Plaintext != p1 {
-		t.Fatalf("list = %s/%t, %s/%t; want second then first, both revealed", list[0].Name, list[0].Plaintext == p2, list[1].Name, list[1].Plaintext == p1)
+}
+
+func TestTokenPagesAreNewestFirstAndCountEveryMatch(t *testing.T) {
+	ctx := context.Background()
+	db, v := openDB(t), newVault(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	var ids []uint // oldest first
+	for i := range 7 {
+		tok, _ := mustCreate(t, db, v, alice, fmt.Sprintf("token %d", i), t0.Add(time.Duration(i)*time.Minute))
+		ids = append(ids, tok.ID)
+	}
+	// Same created_at: the higher id is the newer.
+	tie, _ := mustCreate(t, db, v, alice, "tie", t0.Add(6*time.Minute))
+	ids = append(ids, tie.ID)
+	mustCreate(t, db, v, bob, "bob's", t0.Add(time.Hour))
+
+	pageIDs := func(page int) []uint {
+		t.Helper()
+		list, total, err := models.ListTokenPage(ctx, db, alice, "", page, 3)
+		if err != nil || total != 8 {
+			t.Fatalf("page %d: total %d, %v; want 8 (bob's not counted)", page, total, err)
+		}
+		var out []uint
+		for _, tok := range list {
+			out = append(out, tok.ID)
+		}
+		return out
+	}
+	want := [][]uint{{ids[7], ids[6], ids[5]}, {ids[4], ids[3], ids[2]}, {ids[1], ids[0]}}
+	for i, w := range want {
+		if got := pageIDs(i + 1); !slices.Equal(got, w) {
+			t.Errorf("page %d = %v, want %v", i+1, got, w)
+		}
+	}
+	// Out of range: below the first is the first, past the end the last.
+	if got := pageIDs(0); !slices.Equal(got, want[0]) {
+		t.Errorf("page 0 = %v, want page 1", got)
+	}
+	if got := pageIDs(99); !slices.Equal(got, want[2]) {
+		t.Errorf("page 99 = %v, want the last page", got)
+	}
+	// An empty list has an empty first page.
+	carol := addUser(t, db, "carol")
+	if list, total, err := models.ListTokenPage(ctx, db, carol, "", 2, 50); err != nil || len(list) != 0 || total != 0 {
+		t.Fatalf("carol's tokens = %v of %d, %v", list, total, err)
+	}
+	for _, c := range []struct {
+		total   int64
+		perPage int
+		last    int
+	}{{0, 50, 1}, {1, 50, 1}, {50, 50, 1}, {51, 50, 2}, {1000, 50, 20}} {
+		if got := models.LastPage(c.total, c.perPage); got != c.last {
+			t.Errorf("LastPage(%d, %d) = %d, want %d", c.total, c.perPage, got, c.last)
+		}
+	}
+}
+
+func TestTokenSearchMatchesPartOfTheNameInAnyCase(t *testing.T) {
+	ctx := context.Background()
+	db, v := openDB(t), newVault(t)
+	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
+	for _, name := range []string{"Leaf Test", "CI leaf", "deploy", "50% off", "a_b", `back\slash`} {
+		mustCreate(t, db, v, alice, name, t0)
+	}
+	mustCreate(t, db, v, bob, "bob's leaf", t0)
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"leaf", []string{"CI leaf", "Leaf Test"}},
+		{"  LEAF ", []string{"CI leaf", "Leaf Test"}},
+		{"eaf t", []string{"Leaf Test"}},
+		// LIKE's wildcards and escape character are plain text in a search.
+		{"%", []string{"50% off"}},
+		{"_", []string{"a_b"}},
+		{`\`, []string{`back\slash`}},
+		{"nothing", nil},
+		{"", []string{"CI leaf", "Leaf Test", "deploy", "50% off", "a_b", `back\slash`}},
+	}
+	for _, c := range cases {
+		list, total, err := models.ListTokenPage(ctx, db, alice, c.q, 1, 50)
+		if err != nil {
+			t.Fatalf("search %q: %v", c.q, err)
+		}
+		var got []string
+		for _, tok := range list {
+			got = append(got, tok.Name)
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(c.want))
+		if !slices.Equal(got, want) || total != int64(len(want)) {
+			t.Errorf("search %q = %q (total %d), want %q", c.q, got, total, want)
+		}
 	}
 }
 
