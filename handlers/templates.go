@@ -197,7 +197,7 @@ func (h *Handlers) templateDelete(c *gin.Context) {
 	h.redirect(c, "/templates")
 }
 
-// templateJSON is the API shape of a template (SPEC §9).
+// templateJSON is the API shape of a template (README: JSON API).
 type templateJSON struct {
 	ID          uint     `json:"id"`
 	Name        string   `json:"name"`

@@ -17,7 +17,7 @@ import (
 	"github.com/knot-dev/knot/models"
 )
 
-// TestTokenJourneyInABrowser walks the seed page's step 2 in headless
+// TestTokenJourneyInABrowser walks the README's leaf step 2 in headless
 // Chromium: what only a browser proves (htmx swaps without a reload, the
 // clipboard, the confirmation dialog) end to end.
 func TestTokenJourneyInABrowser(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/knot-dev/knot/knottest"
 )
 
-// The seed page's promise, in a real browser: sign in on the leaf with the
+// The leaf node promise, in a real browser: sign in on the leaf with the
 // email and password from the cluster, and see the cluster's templates.
 func TestLeafSignInInABrowser(t *testing.T) {
 	p := startPair(t, pairOpts{})

@@ -81,9 +81,9 @@ func TestGeneratedTokensAre32RandomBytesInURLSafeBase64(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	// The seed page's example is well formed; near misses are not.
+	// The README's example token is well formed; near misses are not.
 	if !models.WellFormedToken("dp2IlH_wQWIA_ad_UApHjAGYLZMcvn4vsH383N-AB2I=") {
-		t.Fatal("the seed page's example token is not well formed")
+		t.Fatal("the README's example token is not well formed")
 	}
 	for _, bad := range []string{"", "short", "dp2IlH_wQWIA_ad_UApHjAGYLZMcvn4vsH383N-AB2I", "dp2IlH/wQWIA+ad_UApHjAGYLZMcvn4vsH383N-AB2I=", "dp2IlH_wQWIA_ad_UApHjAGYLZMcvn4vsH383N-AB2I==", "dp2IlH_wQWIA_ad_UApHjAGYLZMcvn4vsH383N-AB2!"} {
 		if models.WellFormedToken(bad) {

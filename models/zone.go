@@ -16,7 +16,7 @@ const (
 )
 
 // ZoneAllows reports whether something restricted to zones is shown in
-// zone. It is the one implementation of the zone rule (SPEC §6); every
+// zone. It is the one implementation of the zone rule (README: Zones); every
 // listing and every API answer goes through it:
 //
 //   - an empty list means every zone;
