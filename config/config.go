@@ -215,6 +215,11 @@ func (e *KeyError) Error() string {
 	return fmt.Sprintf("%s = %q: %s", e.Key, e.Value, e.Allowed)
 }
 
+// MinSessionIdleTimeout is the shortest server.session_idle_timeout: the
+// handlers record a session's activity at most once a minute, so anything
+// shorter would end the sessions of people who are using the site.
+const MinSessionIdleTimeout = time.Minute
+
 func keyErr(key, value, allowed string) error {
 	return &KeyError{Key: key, Value: value, Allowed: allowed}
 }
@@ -267,6 +272,10 @@ func (c *Config) Validate() (warnings []string, err error) {
 		if d.D() < time.Second || d.D() > 30*24*time.Hour {
 			return nil, keyErr(key, d.String(), "want a duration between 1s and 720h, e.g. \"30s\" or \"1h\"")
 		}
+	}
+	if s.SessionIdleTimeout.D() < MinSessionIdleTimeout {
+		return nil, keyErr("server.session_idle_timeout", s.SessionIdleTimeout.String(),
+			"want at least 1m (and at most 720h), e.g. \"2h\": activity is recorded at most once a minute, so a shorter timeout signs out people while they work")
 	}
 	w, err = c.validateOrigin()
 	if err != nil {

@@ -530,6 +530,10 @@ func TestLoadErrors(t *testing.T) {
 			wantKey: "server.session_idle_timeout", want: []string{"server.session_idle_timeout", "-5m"}},
 		{name: "duration too large", body: "[server]\nsession_idle_timeout = \"721h\"\n",
 			wantKey: "server.session_idle_timeout", want: []string{"server.session_idle_timeout", "721h", "720h"}},
+		// Activity is written at most once a minute, so a shorter idle
+		// timeout would sign out people who are using the site.
+		{name: "session idle timeout under a minute", body: "[server]\nsession_idle_timeout = \"30s\"\n",
+			wantKey: "server.session_idle_timeout", want: []string{"server.session_idle_timeout", "30s", "1m"}},
 
 		// Origin URL.
 		{name: "origin ftp", body: "[server.origin]\nserver = \"ftp://origin.example\"\n",

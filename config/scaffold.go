@@ -15,7 +15,8 @@ url = "https://localhost:3000"
 encrypt = ""
 # Zone this server is in (templates can be limited to zones). Default: host name.
 # zone = "eu-west"
-# Rate-limit sign-in attempts per IP address and per email.
+# Rate-limit sign-in attempts per IP address, per email from one address, and
+# per email from all addresses together.
 auth_ip_rate_limiting = true
 # Until the first admin exists, /initial-system-setup asks for a one-time setup
 # code printed in the log at start-up (` + "`knot setup-code`" + ` prints it again).
@@ -23,7 +24,7 @@ auth_ip_rate_limiting = true
 # code. Leave it false behind a reverse proxy on the same machine: then every
 # request comes from 127.0.0.1.
 setup_from_loopback = false
-# Sign out a browser session after this long without a request.
+# Sign out a browser session after this long without a request (at least 1m).
 session_idle_timeout = "2h"
 # How often expired API tokens (unused for 14 days) are deleted.
 token_sweep_interval = "1h"

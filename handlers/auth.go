@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,7 +33,9 @@ func (h *Handlers) setupPage(c *gin.Context) {
 }
 
 func (h *Handlers) setupSubmit(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
+	if !h.parseForm(c, maxFormBytes) {
+		return
+	}
 	n := models.NewUser{
 		Username: c.PostForm("username"),
 		Email:    c.PostForm("email"),
@@ -103,45 +106,56 @@ func (h *Handlers) loginPage(c *gin.Context) {
 }
 
 func (h *Handlers) loginSubmit(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
-	email := strings.TrimSpace(c.PostForm("email"))
+	if !h.parseForm(c, maxFormBytes) {
+		return
+	}
+	typed := strings.TrimSpace(c.PostForm("email"))
+	// email is "" when what was typed is no address: it reaches no account.
+	email, _ := models.NormalizeEmail(typed)
 	password := c.PostForm("password")
-	form := views.LoginForm{Email: email, Next: safeNext(c.PostForm("next"))}
+	client := c.ClientIP()
+	form := views.LoginForm{Email: strings.ToValidUTF8(typed, "\uFFFD"), Next: safeNext(c.PostForm("next"))}
+	refuse := func(outcome, reason string, status int, msg string) {
+		h.metrics.SignIn(metrics.ViaWeb, outcome)
+		h.logRefusedSignIn(metrics.ViaWeb, loggableEmail(email, typed), client, reason)
+		form.Error = msg
+		h.render(c, status, views.LoginPage(form))
+	}
 
-	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), email)
+	ok, wait, err := h.logins.allow(c.Request.Context(), client, email)
 	if err != nil {
 		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
 		h.serverError(c, "check the sign-in rate limit", err)
 		return
 	}
 	if !ok {
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeThrottled)
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", fmt.Sprint(secs))
-		form.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)
-		h.render(c, http.StatusTooManyRequests, views.LoginPage(form))
+		refuse(metrics.OutcomeThrottled, reasonThrottled, http.StatusTooManyRequests, fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs))
+		return
+	}
+	if email == "" {
+		// The same bcrypt work as a wrong password, so the time taken
+		// does not tell a malformed address from a wrong password.
+		models.CheckPassword("", password)
+		refuse(metrics.OutcomeBadCredentials, reasonMalformedEmail, http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
 	u, err := h.checkCredentials(c, email, password)
 	var leafErr *leaf.SignInError
 	switch {
 	case errors.As(err, &leafErr):
-		h.metrics.SignIn(metrics.ViaWeb, leafSignInOutcome(leafErr))
 		if leafErr.RetryAfter > 0 {
 			c.Header("Retry-After", fmt.Sprint(int(leafErr.RetryAfter.Seconds())))
 		}
-		form.Error = leafErr.Message
-		h.render(c, leafErr.Status, views.LoginPage(form))
+		outcome := leafSignInOutcome(leafErr)
+		refuse(outcome, outcome, leafErr.Status, leafErr.Message)
 		return
 	case errors.Is(err, errBadCredentials):
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeBadCredentials)
-		form.Error = "The email or password is incorrect."
-		h.render(c, http.StatusUnauthorized, views.LoginPage(form))
+		refuse(metrics.OutcomeBadCredentials, metrics.OutcomeBadCredentials, http.StatusUnauthorized, msgBadCredentials)
 		return
 	case errors.Is(err, errInactive):
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeDisabled)
-		form.Error = "This account is disabled. Ask your site administrator to enable it."
-		h.render(c, http.StatusForbidden, views.LoginPage(form))
+		refuse(metrics.OutcomeDisabled, metrics.OutcomeDisabled, http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
 		return
 	case err != nil:
 		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
@@ -151,7 +165,7 @@ func (h *Handlers) loginSubmit(c *gin.Context) {
 		h.render(c, status, views.LoginPage(form))
 		return
 	}
-	if err := h.logins.forget(c.Request.Context(), email); err != nil {
+	if err := h.logins.forget(c.Request.Context(), client, email); err != nil {
 		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
 	}
 	if err := models.RecordLogin(c.Request.Context(), h.db, u.ID, h.now().UTC()); err != nil {
@@ -173,6 +187,42 @@ var (
 	errBadCredentials = errors.New("bad credentials")
 	errInactive       = errors.New("account disabled")
 )
+
+const msgBadCredentials = "The email or password is incorrect."
+
+// Reasons a sign-in was refused, for the log; the others are the metrics'
+// outcomes (bad_credentials, disabled, not_allowed).
+const (
+	reasonThrottled      = "throttled"
+	reasonMalformedEmail = "not_an_email_address"
+)
+
+// maxLoggedEmail bounds what the log keeps of a typed email: an address is
+// at most 254 bytes, and anything longer is noise.
+const maxLoggedEmail = 256
+
+// loggableEmail is what a refused sign-in's log line says about the email:
+// the address, or, when what was typed is no address, only its length.
+// People do type their password into the email field.
+func loggableEmail(email, typed string) string {
+	if email != "" {
+		return email
+	}
+	return fmt.Sprintf("(not an email address, %d characters)", utf8.RuneCountInString(typed))
+}
+
+// logRefusedSignIn notes a refused or throttled sign-in, so that someone
+// guessing passwords or locking an account out shows in the log: the email
+// (normalised; see loggableEmail), the client's address
+// (on the origin's leaf check, the leaf's) and why. Never the password.
+func (h *Handlers) logRefusedSignIn(via, email, client, reason string, extra ...any) {
+	msg := "sign-in refused"
+	if reason == reasonThrottled {
+		msg = "sign-in throttled"
+	}
+	args := append([]any{"via", via, "email", truncate(email, maxLoggedEmail), "client", client, "reason", reason}, extra...)
+	h.log.Info(msg, args...)
+}
 
 // checkCredentials verifies a sign-in: on a leaf the origin decides, on any
 // other server the local users do.

@@ -255,10 +255,12 @@ func TestSignInRateLimits(t *testing.T) {
 	srv := knottest.Start(t, cfg)
 	srv.SetupAdmin()
 	c := srv.Client()
+	const wrong = "n0t-the-Passw0rd"
 
-	// Per email: five attempts, then 429 with Retry-After, also for the right password.
+	// Per email and address: five attempts, then 429 with Retry-After, also
+	// for the right password.
 	for i := range 5 {
-		if res := c.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {"wrong"}}); res.StatusCode != http.StatusUnauthorized {
+		if res := c.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {wrong}}); res.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("attempt %d = %d, want 401", i+1, res.StatusCode)
 		}
 	}
@@ -269,23 +271,67 @@ func TestSignInRateLimits(t *testing.T) {
 	if res.Header.Get("Retry-After") == "" || !strings.Contains(res.Body, "Too many sign-in attempts. Try again in") {
 		t.Fatalf("429 lacks Retry-After or message: %q", res.Header.Get("Retry-After"))
 	}
-	// After the wait the user gets back in.
+	// Whoever made those attempts cannot lock the owner out: from another
+	// address the owner signs in at once.
+	if res := srv.ClientFrom("127.0.0.2").PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner from another address = %d, want 303: one address's failures locked the account", res.StatusCode)
+	}
+	// After the wait the first address gets back in.
 	srv.Clock.Advance(31e9)
 	if res := c.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after waiting = %d, want 303", res.StatusCode)
+	}
+
+	// Every refusal and every throttled attempt is in the log with the
+	// email, the address and why — never the password.
+	logs := srv.Logs.String()
+	for _, want := range []string{
+		`msg="sign-in refused" via=web email=admin@example.com client=127.0.0.1 reason=bad_credentials`,
+		`msg="sign-in throttled" via=web email=admin@example.com client=127.0.0.1`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, wrong) || strings.Contains(logs, knottest.AdminPassword) {
+		t.Fatal("a password is in the log")
 	}
 
 	// Per IP: spraying many emails from one address runs out too.
 	limited := false
 	for i := range 30 {
 		email := "spray" + string(rune('a'+i)) + "@example.com"
-		if res := c.PostForm("/login", url.Values{"email": {email}, "password": {"wrong"}}); res.StatusCode == http.StatusTooManyRequests {
+		if res := c.PostForm("/login", url.Values{"email": {email}, "password": {wrong}}); res.StatusCode == http.StatusTooManyRequests {
 			limited = true
 			break
 		}
 	}
 	if !limited {
 		t.Fatal("30 attempts from one IP with different emails were never limited")
+	}
+}
+
+// An address that is not an email is simply wrong credentials: it reaches
+// no account (not even one whose stored address shares its start up to a
+// NUL) and costs the same bcrypt work as a wrong password.
+func TestSignInWithAMalformedEmailReachesNoAccount(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.AuthIPRateLimiting = true // the limits must not trip over such an address either
+	srv := knottest.Start(t, cfg)
+	srv.SetupAdmin()
+	if !knottest.OnPostgres() {
+		// A row from before emails were checked; PostgreSQL never stored a NUL.
+		srv.CreateUser("neighbour", "x\x00AAA@corp.example", "neighbours-password")
+	}
+	c := srv.Client()
+	for _, email := range []string{"x\x00ZZZ@corp.example", "x\x00AAA@corp.example", "\xffx@corp.example", "Admin <admin@example.com>", "admin@example.com\r\n"} {
+		res := c.PostForm("/login", url.Values{"email": {email}, "password": {"neighbours-password"}})
+		wantStatus(t, res, http.StatusUnauthorized)
+		wantBody(t, res, "The email or password is incorrect.")
+	}
+	// The address as people type it — spaces, capitals — is found.
+	if res := c.PostForm("/login", url.Values{"email": {"  Admin@Example.COM "}, "password": {knottest.AdminPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in with the email in capitals = %d, want 303", res.StatusCode)
 	}
 }
 
@@ -426,4 +472,24 @@ func TestSessionActivityIsWrittenAtMostOncePerMinute(t *testing.T) {
 	if res := c.Get("/api/users/whoami"); res.Header.Get("Set-Cookie") == "" {
 		t.Fatal("a minute later the session's last use was not recorded")
 	}
+}
+
+// Sign-in and setup refuse an oversized body as every other form does: 413
+// with the message that says to shorten it, not a baffling "incorrect
+// password" or "enter an email".
+func TestOversizedSignInAndSetupFormsGet413LikeEveryOtherForm(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	c := srv.Client()
+	huge := strings.Repeat("x", 70<<10)
+	res := c.PostForm("/initial-system-setup", url.Values{"username": {"alice"}, "email": {"a@example.com"}, "password": {huge}, "confirm": {huge}})
+	wantStatus(t, res, http.StatusRequestEntityTooLarge)
+	wantBody(t, res, "The form is larger than 64 KiB; shorten what you entered.")
+
+	srv.SetupAdmin()
+	res = c.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {huge}})
+	wantStatus(t, res, http.StatusRequestEntityTooLarge)
+	wantBody(t, res, "The form is larger than 64 KiB; shorten what you entered.")
+	// The same page as the Users form gives for the same body.
+	users := srv.Login(knottest.AdminEmail, knottest.AdminPassword).PostForm("/users", url.Values{"username": {"bob"}, "password": {huge}})
+	wantStatus(t, users, http.StatusRequestEntityTooLarge)
 }

@@ -78,7 +78,7 @@ func New(d Deps) *Handlers {
 		sessions: d.Sessions,
 		cfg:      d.Config,
 		vault:    d.Vault,
-		log:      d.Logger,
+		log:      slog.New(abortsAtDebug{d.Logger.Handler()}),
 		version:  d.Version,
 		now:      d.Now,
 		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),

@@ -164,6 +164,9 @@ func rfc3339OrNull(t *time.Time) *string {
 
 // serverError logs err and answers 500 with a message that says what to do.
 func (h *Handlers) serverError(c *gin.Context, what string, err error) {
+	if h.clientGone(c, what, err) {
+		return
+	}
 	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
 	h.failErr(c, err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
 }

@@ -78,11 +78,16 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	if !h.decodeJSON(c, &req, 6*maxFormBytes+4<<10) {
 		return
 	}
+	// email is "" when the leaf sent no address: it reaches no account.
+	email, _ := models.NormalizeEmail(req.Email)
+	// The client is the leaf: its limits are per email from that leaf.
+	client := c.ClientIP()
 	refuse := func(outcome string, status int, msg string) {
 		h.metrics.SignIn(metrics.ViaLeaf, outcome)
+		h.logRefusedSignIn(metrics.ViaLeaf, loggableEmail(email, req.Email), client, outcome, "leaf_token_id", owner.TokenID, "leaf_owner", owner.ID)
 		c.AbortWithStatusJSON(status, leaf.ErrorBody{Error: msg, Code: leaf.CodeLoginRefused})
 	}
-	ok, wait, err := h.logins.allow(c.Request.Context(), c.ClientIP(), req.Email)
+	ok, wait, err := h.logins.allow(c.Request.Context(), client, email)
 	if err != nil {
 		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
 		h.serverError(c, "check the sign-in rate limit", err)
@@ -90,12 +95,18 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 	}
 	if !ok {
 		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeThrottled)
+		h.logRefusedSignIn(metrics.ViaLeaf, loggableEmail(email, req.Email), client, reasonThrottled, "leaf_token_id", owner.TokenID, "leaf_owner", owner.ID)
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", strconv.Itoa(secs))
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)})
 		return
 	}
-	u, err := h.checkLocalCredentials(c, req.Email, req.Password)
+	if email == "" {
+		models.CheckPassword("", req.Password) // the work of a wrong password, so timing does not tell
+		refuse(metrics.OutcomeBadCredentials, http.StatusUnauthorized, leaf.MsgBadCredentials)
+		return
+	}
+	u, err := h.checkLocalCredentials(c, email, req.Password)
 	switch {
 	case errors.Is(err, errBadCredentials):
 		refuse(metrics.OutcomeBadCredentials, http.StatusUnauthorized, leaf.MsgBadCredentials)
@@ -113,7 +124,7 @@ func (h *Handlers) leafAuth(c *gin.Context) {
 		refuse(metrics.OutcomeNotAllowed, http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
 		return
 	}
-	if err := h.logins.forget(c.Request.Context(), req.Email); err != nil {
+	if err := h.logins.forget(c.Request.Context(), client, email); err != nil {
 		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
 	}
 	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
@@ -148,12 +159,13 @@ func (h *Handlers) leafTemplates(c *gin.Context) {
 }
 
 // jsonWithETag answers v as JSON with a strong ETag of its bytes, or 304
-// when the caller already holds that version.
-func (h *Handlers) jsonWithETag(c *gin.Context, v any) {
+// when the caller already holds that version. It reports whether it sent
+// the body.
+func (h *Handlers) jsonWithETag(c *gin.Context, v any) bool {
 	body, err := json.Marshal(v)
 	if err != nil {
 		h.serverError(c, "encode JSON", err)
-		return
+		return false
 	}
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
@@ -164,9 +176,10 @@ func (h *Handlers) jsonWithETag(c *gin.Context, v any) {
 	}
 	if match := c.GetHeader("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		c.Status(http.StatusNotModified)
-		return
+		return false
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	return true
 }
 
 func leafUser(id *models.Identity) leaf.User {

@@ -56,6 +56,9 @@ func serverProblem(err error, msg string) (int, string) {
 
 // failErr answers an unexpected error with serverProblem's status.
 func (h *Handlers) failErr(c *gin.Context, err error, msg string) {
+	if h.clientGone(c, msg, err) {
+		return
+	}
 	status, msg := serverProblem(err, msg)
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "5")

@@ -92,7 +92,8 @@ func TestCreateUserWithTheForm(t *testing.T) {
 
 	res := cs.admin.PostForm("/users", userForm("alice", " Alice@Example.com ", "alice-password", "alice-password", true, models.DeveloperRoleID))
 	wantStatus(t, res, http.StatusSeeOther)
-	wantBody(t, cs.admin.Get("/users"), "User alice created.", "<strong>alice</strong>", "Alice@Example.com")
+	// Stored trimmed, its ASCII letters in lower case.
+	wantBody(t, cs.admin.Get("/users"), "User alice created.", "<strong>alice</strong>", "alice@example.com")
 	alice := cs.srv.Login("alice@example.com", "alice-password")
 	var me struct {
 		Roles       []string `json:"roles"`
@@ -135,7 +136,7 @@ func TestCreateUserFormShowsEveryMessage(t *testing.T) {
 		{"unknown role", userForm("alice", "a@example.com", "longenough", "longenough", true, 99), "roles", "There is no role with id 99; reload the page and choose again.", 422},
 		{"malformed role", url.Values{"username": {"alice"}, "email": {"a@example.com"}, "password": {"longenough"}, "confirm": {"longenough"}, "roles": {"x"}}, "roles", "The roles could not be read; reload the page and choose again.", 422},
 		{"taken username", userForm("DEV", "a@example.com", "longenough", "longenough", true), "username", "The username “DEV” is taken; choose another.", 409},
-		{"taken email", userForm("alice", "DEV@example.com", "longenough", "longenough", true), "email", "Another user already has the email address DEV@example.com.", 409},
+		{"taken email", userForm("alice", "DEV@example.com", "longenough", "longenough", true), "email", "Another user already has the email address dev@example.com.", 409},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,7 +194,7 @@ func TestEditUserEmailRolesAndActive(t *testing.T) {
 	}{
 		{"empty email", editForm("", true), "email", "Enter an email address.", 422},
 		{"bad email", editForm("nope", true), "email", "Enter a valid email address", 422},
-		{"taken email", editForm("NOBODY@example.com", true), "email", "Another user already has the email address NOBODY@example.com.", 409},
+		{"taken email", editForm("NOBODY@example.com", true), "email", "Another user already has the email address nobody@example.com.", 409},
 		{"unknown role", editForm("dev@example.com", true, 42), "roles", "There is no role with id 42", 422},
 	}
 	for _, tc := range cases {
@@ -525,4 +526,69 @@ func TestUsersAPI(t *testing.T) {
 	res = cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", zoe.ID), map[string]any{"email": "zoe2@example.com", "password": "zoe-new-password"})
 	wantStatus(t, res, http.StatusOK)
 	cs.srv.Login("zoe2@example.com", "zoe-new-password")
+}
+
+// An email with a NUL, another control character or bytes that are not
+// UTF-8 is refused with a message beside the field, wherever it is typed;
+// a good one is stored trimmed with its ASCII letters in lower case.
+func TestEmailsAreCheckedAndStoredNormalisedEverywhere(t *testing.T) {
+	cs := startCast(t)
+	const controlMsg = "An email address cannot contain control characters"
+	for name, email := range map[string]string{
+		"a NUL":        "x\x00ZZZ@corp.example",
+		"a line break": "eve@corp.example\nBcc: all@corp.example",
+		"an escape":    "eve\x1b[2J@corp.example",
+	} {
+		t.Run(name, func(t *testing.T) {
+			create := url.Values{"username": {"eve"}, "email": {email}, "password": {"longenough"}, "confirm": {"longenough"}, "active": {"true"}}
+			res := cs.admin.PostForm("/users", create)
+			wantStatus(t, res, http.StatusUnprocessableEntity)
+			wantBody(t, res, `id="email-error"`, controlMsg)
+			res = cs.admin.PostForm(path("/users/%d", cs.devID), editForm(email, true, models.DeveloperRoleID))
+			wantStatus(t, res, http.StatusUnprocessableEntity)
+			wantBody(t, res, `id="email-error"`, controlMsg)
+			res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": email, "password": "longenough"})
+			wantAPIError(t, res, http.StatusBadRequest, controlMsg)
+			res = cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", cs.devID), map[string]any{"email": email})
+			wantAPIError(t, res, http.StatusBadRequest, controlMsg)
+		})
+	}
+	res := cs.admin.PostForm("/users", url.Values{"username": {"eve"}, "email": {"\xffeve@corp.example"}, "password": {"longenough"}, "confirm": {"longenough"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "An email address must be valid text (UTF-8)")
+	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": "Eve <eve@corp.example>", "password": "longenough"})
+	wantAPIError(t, res, http.StatusBadRequest, "Enter just the address")
+
+	// Stored normalised, by every way in; the user signs in as typed.
+	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": "  Eve@Corp.EXAMPLE ", "password": "longenough"})
+	wantStatus(t, res, http.StatusCreated)
+	var eve userOut
+	res.JSON(t, &eve)
+	if eve.Email != "eve@corp.example" {
+		t.Fatalf("created with email %q, want eve@corp.example", eve.Email)
+	}
+	wantStatus(t, cs.admin.PostForm(path("/users/%d", cs.devID), editForm(" Dev.Two@Example.COM", true, models.DeveloperRoleID)), http.StatusSeeOther)
+	if u := getUser(t, cs.admin, cs.devID); u.Email != "dev.two@example.com" {
+		t.Fatalf("edited email = %q, want dev.two@example.com", u.Email)
+	}
+	wantStatus(t, cs.admin.PostForm("/users", url.Values{"username": {"frank"}, "email": {"FRANK@corp.example"}, "password": {"longenough"}, "confirm": {"longenough"}, "active": {"true"}}), http.StatusSeeOther)
+	cs.srv.Login("Frank@Corp.Example", "longenough")
+}
+
+// The first admin's email is checked and stored like any other.
+func TestSetupChecksAndNormalisesTheEmail(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	c := srv.Client()
+	form := func(email string) url.Values {
+		return url.Values{"setup_code": {srv.SetupCode()}, "username": {"root"}, "email": {email}, "password": {"longenough"}, "confirm": {"longenough"}}
+	}
+	res := c.PostForm("/initial-system-setup", form("root\x00@corp.example"))
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "An email address cannot contain control characters")
+	wantStatus(t, c.PostForm("/initial-system-setup", form(" Root@Corp.Example ")), http.StatusSeeOther)
+	var me userOut
+	c.Get("/api/users/whoami").JSON(t, &me)
+	if me.Email != "root@corp.example" {
+		t.Fatalf("the first admin's email = %q, want root@corp.example", me.Email)
+	}
 }

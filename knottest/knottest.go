@@ -177,6 +177,24 @@ func (i *Instance) Client() *Client {
 	}}
 }
 
+// ClientFrom returns a new client whose connections leave from localIP, so
+// that a test can play people at different addresses: on Linux every
+// 127.x.y.z address reaches a server listening on 127.0.0.1. Where the
+// system cannot connect from localIP (macOS has only 127.0.0.1 unless told
+// otherwise) the test is skipped, saying so.
+func (i *Instance) ClientFrom(localIP string) *Client {
+	i.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 5 * time.Second}
+	probe, err := d.Dial("tcp", i.addr)
+	if err != nil {
+		i.t.Skipf("this system cannot connect from %s (%v); on macOS run `sudo ifconfig lo0 alias %s`", localIP, err, localIP)
+	}
+	probe.Close()
+	c := i.Client()
+	c.HTTP.Transport.(*http.Transport).DialContext = d.DialContext
+	return c
+}
+
 // CertPool trusts this server's certificate (nil without TLS).
 func (i *Instance) CertPool() *x509.CertPool {
 	if !i.Cfg.Server.TLS.UseTLS {

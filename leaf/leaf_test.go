@@ -506,12 +506,35 @@ func TestLocalTemplatesStayOnTheLeaf(t *testing.T) {
 func TestOriginRateLimitsReachTheLeaf(t *testing.T) {
 	p := startPair(t, pairOpts{origin: func(c *config.Config) { c.Server.AuthIPRateLimiting = true }})
 	p.mustSync()
+	const wrong = "wr0ng-Passw0rd"
 	var last *knottest.Response
 	for range 6 {
-		last = signIn(p.leaf.Client(), knottest.AdminEmail, "wrong password")
+		last = signIn(p.leaf.Client(), knottest.AdminEmail, wrong)
 	}
 	if last.StatusCode != http.StatusTooManyRequests || !strings.Contains(last.Body, "Too many sign-in attempts. Try again in") || last.Header.Get("Retry-After") == "" {
 		t.Fatalf("sixth wrong sign-in through the leaf = %d, want 429 with Retry-After", last.StatusCode)
+	}
+	// The origin logs each refusal and the throttling with the email, the
+	// leaf's address and the leaf's token; nobody logs the password.
+	logs := p.origin.Logs.String()
+	for _, want := range []string{
+		`msg="sign-in refused" via=leaf email=admin@example.com client=127.0.0.1 reason=bad_credentials leaf_token_id=` + ftoa(p.tokID),
+		`msg="sign-in throttled" via=leaf email=admin@example.com client=127.0.0.1 reason=throttled leaf_token_id=` + ftoa(p.tokID),
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the origin's log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, wrong) || strings.Contains(p.leaf.Logs.String(), wrong) {
+		t.Fatal("a password is in a log")
+	}
+	// What is not an address never goes to the origin.
+	asked := strings.Count(logs, "via=leaf")
+	if res := signIn(p.leaf.Client(), "admin@example.com\x00x", wrong); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a NUL in the email on the leaf = %d, want 401", res.StatusCode)
+	}
+	if strings.Count(p.origin.Logs.String(), "via=leaf") != asked {
+		t.Fatal("the leaf sent a malformed email to the origin")
 	}
 	// Being limited is the origin saying no, not the origin being away: no
 	// offline fallback, and the leaf stays connected.
@@ -606,6 +629,61 @@ func TestProtectedValuesReachOnlyVerifiedManagers(t *testing.T) {
 		if strings.Contains(body, "s3cret") || strings.Contains(body, "SECRET") || !strings.Contains(body, "plain-value") {
 			t.Errorf("%s got %s, want the plain variable only", name, body)
 		}
+	}
+}
+
+// A token whose owner may read protected values is not enough to fetch
+// them all in one request: they go only to a leaf that said hello with
+// that token, and every hand-over is logged like a reveal — who, which
+// leaf, which variables, never the values.
+func TestProtectedValuesGoOnlyToARegisteredLeafAndEachHandOverIsLogged(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	for _, v := range []map[string]any{
+		{"name": "PLAIN", "value": "plain-value"},
+		{"name": "DB_PASSWORD", "value": "s3cret-db", "protected": true},
+		{"name": "API_KEY", "value": "s3cret-api", "protected": true},
+		{"name": "HOME_ONLY", "value": "s3cret-home", "protected": true, "restricted": true},
+	} {
+		if res := p.admin.JSONRequest(http.MethodPost, "/api/templatevars", v); res.StatusCode != http.StatusCreated {
+			t.Fatalf("create %v: %d %s", v["name"], res.StatusCode, res.Body)
+		}
+	}
+	script, scriptID := createToken(t, p.admin, "admin's script")
+	fetch := func(token string) string {
+		t.Helper()
+		res := p.origin.Client().Get(leaf.PathTemplateVars, "Authorization: Bearer "+token)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("templatevars = %d %s", res.StatusCode, res.Body)
+		}
+		return res.Body
+	}
+	// A script with the admin's token is no leaf: the protected values are
+	// left out, exactly as for a caller who may not have them.
+	if body := fetch(script); strings.Contains(body, "s3cret") || strings.Contains(body, "DB_PASSWORD") || !strings.Contains(body, "plain-value") {
+		t.Fatalf("a token that never said hello got %s, want the plain variable only", body)
+	}
+	// (The pair's own leaf, told of the new variables, may fetch them
+	// meanwhile: that hand-over names its own token.)
+	handOver := `msg="protected variables sent to a leaf" by=1 username=admin token_id=` + ftoa(scriptID) + " "
+	if strings.Contains(p.origin.Logs.String(), handOver) {
+		t.Fatal("a hand-over to the script was logged though nothing protected was sent")
+	}
+	// Once it says hello, as the leaf client always does first, it is a
+	// registered leaf and gets them.
+	hello := p.origin.Client().Get(leaf.PathHello, "Authorization: Bearer "+script, leaf.HeaderLeafURL+": https://laptop.example:3000")
+	if hello.StatusCode != http.StatusOK {
+		t.Fatalf("hello = %d %s", hello.StatusCode, hello.Body)
+	}
+	if body := fetch(script); !strings.Contains(body, "s3cret-db") || !strings.Contains(body, "s3cret-api") || strings.Contains(body, "s3cret-home") {
+		t.Fatalf("the registered leaf got %s, want both unrestricted protected values", body)
+	}
+	logs := p.origin.Logs.String()
+	want := handOver + `leaf_url=https://laptop.example:3000 variables="[API_KEY DB_PASSWORD]"`
+	if !strings.Contains(logs, want) {
+		t.Fatalf("the origin's log lacks %q:\n%s", want, logs)
+	}
+	if strings.Contains(logs, "s3cret") {
+		t.Fatal("a protected value is in the log")
 	}
 }
 

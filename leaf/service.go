@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -512,8 +511,10 @@ const (
 // signed in here through the origin within OfflineWindow may sign in with
 // the same password. When the origin says no, the answer is no.
 func (s *Service) SignIn(ctx context.Context, email, password string) (*models.User, error) {
-	email = strings.TrimSpace(email)
-	if email == "" || password == "" {
+	// What is not an address reaches no account here or on the origin: it
+	// is not sent there.
+	email, msg := models.NormalizeEmail(email)
+	if msg != "" || password == "" {
 		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
 	}
 	if s.linkDown() {

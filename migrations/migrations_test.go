@@ -14,6 +14,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/migrations"
 )
@@ -167,5 +169,75 @@ func TestConcurrentUpOnPostgresAppliesEachMigrationOnce(t *testing.T) {
 	var roles int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM roles WHERE builtin`).Scan(&roles); err != nil || roles != 2 {
 		t.Fatalf("built-in roles = %d (%v), want 2", roles, err)
+	}
+}
+
+// migrateTo applies the migrations of dialect up to version only, the way
+// an older knot left the database.
+func migrateTo(t *testing.T, db *sql.DB, dialect string, version int64) {
+	t.Helper()
+	gd := goose.DialectSQLite3
+	if dialect == migrations.Postgres {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, db, os.DirFS(dialect), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatalf("migrate %s to %d: %v", dialect, version, err)
+	}
+}
+
+// Emails stored before knot normalised them (trimmed, ASCII letters in
+// lower case) are normalised by the upgrade — except where the normalised
+// address is another row's, which stays as it was for an administrator to
+// sort out rather than failing the upgrade or merging two accounts.
+func TestTheUpgradeNormalisesStoredEmailsWhereNoOtherRowClashes(t *testing.T) {
+	for _, dialect := range []string{migrations.SQLite, migrations.Postgres} {
+		t.Run(dialect, func(t *testing.T) {
+			var db *sql.DB
+			if dialect == migrations.SQLite {
+				db = openSQLite(t)
+			} else {
+				var err error
+				if db, err = sql.Open("pgx", knottest.NewPostgresDatabase(t)); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+			}
+			migrateTo(t, db, dialect, 8)
+			stored := map[string]string{
+				"ada":   "Ada.Lovelace@Example.COM",
+				"bob":   "  bob@example.com\t",
+				"carol": "carol@example.com",
+				"carl":  " Carol@Example.com ", // normalises to carol's address
+				"zoe":   "ZOË@Example.com",     // only the ASCII letters change
+			}
+			for user, email := range stored {
+				if _, err := db.Exec(`INSERT INTO users (username, email, password_hash, created_at, updated_at) VALUES ($1, $2, 'h', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`, user, email); err != nil {
+					t.Fatalf("insert %s: %v", user, err)
+				}
+			}
+			if applied := up(t, db, dialect); !slices.Contains(applied, "0009_emails.sql") {
+				t.Fatalf("Up applied %v, want 0009_emails.sql among them", applied)
+			}
+			want := map[string]string{
+				"ada":   "ada.lovelace@example.com",
+				"bob":   "bob@example.com",
+				"carol": "carol@example.com",
+				"carl":  " Carol@Example.com ",
+				"zoe":   "zoË@example.com",
+			}
+			for user, email := range want {
+				var got string
+				if err := db.QueryRow(`SELECT email FROM users WHERE username = $1`, user).Scan(&got); err != nil {
+					t.Fatalf("read %s: %v", user, err)
+				}
+				if got != email {
+					t.Errorf("%s's email after the upgrade = %q, want %q", user, got, email)
+				}
+			}
+		})
 	}
 }

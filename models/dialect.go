@@ -111,5 +111,9 @@ func EraseOldVersions(ctx context.Context, db *gorm.DB) error {
 	if IsPostgres(db) {
 		return nil
 	}
-	return db.WithContext(ctx).Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error
+	// The pragma answers with a row (busy, log, checkpointed). Exec would
+	// leave that statement open on the connection, and the next commit there
+	// fails with "SQL statements in progress"; reading the row finishes it.
+	var res struct{ Busy, Log, Checkpointed int }
+	return db.WithContext(ctx).Raw(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&res).Error
 }

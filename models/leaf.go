@@ -60,6 +60,16 @@ func RecordLeafNode(ctx context.Context, db *gorm.DB, n LeafNode) error {
 	}).Omit("feed_conn").Create(&n).Error
 }
 
+// LeafNodeByToken returns the leaf that said hello with token tokenID, or
+// ErrNotFound when no leaf ever did.
+func LeafNodeByToken(ctx context.Context, db *gorm.DB, tokenID uint) (*LeafNode, error) {
+	var n LeafNode
+	if err := db.WithContext(ctx).Where("token_id = ?", tokenID).First(&n).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &n, nil
+}
+
 // OpenLeafFeed records a leaf as online through the feed connection conn
 // and returns the leaf's row id for TouchLeafFeed and CloseLeafFeed.
 func OpenLeafFeed(ctx context.Context, db *gorm.DB, n LeafNode, conn string) (uint, error) {
@@ -224,6 +234,13 @@ type OriginUser struct {
 // password hash; offlineHash is the leaf's own bcrypt of the password the
 // origin accepted, for sign-ins while the origin is unreachable.
 func UpsertOriginUser(ctx context.Context, db *gorm.DB, ou OriginUser, offlineHash string, now time.Time) (*User, error) {
+	// Stored as every other email here, whatever the origin's version
+	// stored: the leaf's sign-in looks it up normalised.
+	email, msg := NormalizeEmail(ou.Email)
+	if msg != "" {
+		return nil, fmt.Errorf("the origin's account %d has an email address this leaf cannot use (%s); ask the cluster's administrator to correct it", ou.ID, msg)
+	}
+	ou.Email = email
 	roles, err := json.Marshal(nonNil(ou.Roles))
 	if err != nil {
 		return nil, err
@@ -310,12 +327,19 @@ func freeUsername(tx *gorm.DB, want string, selfID, originID uint) string {
 // OfflineSignInCandidate returns the origin user with email who signed in on
 // this leaf through the origin at or after since, or ErrNotFound.
 func OfflineSignInCandidate(ctx context.Context, db *gorm.DB, email string, since time.Time) (*User, error) {
+	email, msg := NormalizeEmail(email)
+	if msg != "" {
+		return nil, ErrNotFound
+	}
 	var u User
 	err := db.WithContext(ctx).
-		Where("email = ? AND origin_user_id IS NOT NULL AND offline_password_hash <> '' AND origin_login_at >= ?", strings.TrimSpace(email), since).
+		Where("email = ? AND origin_user_id IS NOT NULL AND offline_password_hash <> '' AND origin_login_at >= ?", email, since).
 		First(&u).Error
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if !strings.EqualFold(u.Email, email) {
+		return nil, ErrNotFound
 	}
 	return &u, nil
 }
@@ -326,8 +350,12 @@ func OfflineSignInCandidate(ctx context.Context, db *gorm.DB, email string, sinc
 func ForgetOfflinePassword(ctx context.Context, db *gorm.DB, email string) error {
 	// origin_login_at goes too: it is what SetOfflinePassword checks, so an
 	// offline copy still being made from an earlier sign-in is not stored.
+	email, msg := NormalizeEmail(email)
+	if msg != "" {
+		return nil // no such address is stored
+	}
 	return db.WithContext(ctx).Model(&User{}).
-		Where("email = ? AND origin_user_id IS NOT NULL", strings.TrimSpace(email)).
+		Where("email = ? AND origin_user_id IS NOT NULL", email).
 		Updates(map[string]any{"offline_password_hash": "", "origin_login_at": nil}).Error
 }
 

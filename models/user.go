@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -92,12 +95,15 @@ type NewUser struct {
 func (n *NewUser) Validate() FieldErrors {
 	errs := FieldErrors{}
 	n.Username = strings.TrimSpace(n.Username)
-	n.Email = strings.TrimSpace(n.Email)
 	if !usernameRE.MatchString(n.Username) {
 		errs["username"] = "Use 2–64 letters, digits or dashes, starting with a letter."
 	}
-	if msg := ValidateEmail(n.Email); msg != "" {
+	if email, msg := NormalizeEmail(n.Email); msg != "" {
 		errs["email"] = msg
+		// Shown again in the form: no bytes a page cannot carry.
+		n.Email = strings.ToValidUTF8(strings.TrimSpace(n.Email), "\uFFFD")
+	} else {
+		n.Email = email
 	}
 	if msg := ValidatePassword(n.Password); msg != "" {
 		errs["password"] = msg
@@ -107,18 +113,72 @@ func (n *NewUser) Validate() FieldErrors {
 	return errs
 }
 
+// maxEmailBytes is the longest address SMTP can carry (RFC 5321).
+const maxEmailBytes = 254
+
+// NormalizeEmail parses raw as one bare email address and returns it in the
+// form knot stores and compares, or a message for the person who typed it.
+//
+// The form is the address trimmed, with its ASCII letters in lower case.
+// Only ASCII: that is exactly what SQLite's NOCASE columns fold, so a
+// stored address and a typed one compare the same on SQLite and on
+// PostgreSQL (citext), and the 0009 migration can produce it in plain SQL
+// on both; case rules beyond ASCII depend on the locale. Strictly the part
+// before the @ may be case-sensitive, but no mail system people use treats
+// it so, and two accounts that differ only in case would be a trap.
+//
+// NUL, other control characters, invisible (format) characters and invalid
+// UTF-8 are refused before anything else: a database may compare
+// text only up to a NUL, and an invisible character makes two addresses
+// that look the same. A display name, angle brackets, a comment, a quoted
+// local part or a list are refused too: an account has one plain address.
+func NormalizeEmail(raw string) (string, string) {
+	if !utf8.ValidString(raw) {
+		return "", "An email address must be valid text (UTF-8); type it again rather than pasting it."
+	}
+	email := strings.TrimSpace(raw)
+	if email == "" {
+		return "", "Enter an email address."
+	}
+	for _, r := range email {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return "", "An email address cannot contain control characters (such as NUL or a line break) or invisible ones; type it again rather than pasting it."
+		}
+	}
+	if len(email) > maxEmailBytes {
+		return "", fmt.Sprintf("An email address can be at most %d characters.", maxEmailBytes)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil {
+		if strings.ContainsAny(email, "<>(),\"") {
+			return "", "Enter just the address, like name@example.com, without a name, brackets, quotes or comments."
+		}
+		return "", "Enter a valid email address, like name@example.com."
+	}
+	if addr.Name != "" || addr.Address != email {
+		return "", "Enter just the address, like name@example.com, without a name, brackets, quotes or comments."
+	}
+	if strings.ContainsFunc(email, unicode.IsSpace) {
+		return "", "Enter a valid email address, like name@example.com."
+	}
+	return asciiLower(email), ""
+}
+
+// asciiLower lower-cases the ASCII letters of s and nothing else.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
 // ValidateEmail returns a message for an unusable address, or "".
 func ValidateEmail(email string) string {
-	at := strings.LastIndex(email, "@")
-	switch {
-	case email == "":
-		return "Enter an email address."
-	case len(email) > 254:
-		return "An email address can be at most 254 characters."
-	case at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n<>\"'"):
-		return "Enter a valid email address, like name@example.com."
-	}
-	return ""
+	_, msg := NormalizeEmail(email)
+	return msg
 }
 
 // ValidatePassword returns a message for an unusable password, or "".
@@ -190,6 +250,9 @@ func SetupDone(ctx context.Context, db *gorm.DB) (bool, error) {
 // later or concurrent call fail with ErrSetupDone. The caller checks the
 // setup code (CheckSetupCode); the same transaction deletes it.
 func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time) (*User, error) {
+	if errs := n.Validate(); len(errs) > 0 {
+		return nil, errs
+	}
 	hash, err := HashPassword(n.Password)
 	if err != nil {
 		return nil, err
@@ -224,14 +287,55 @@ func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time
 	return u, nil
 }
 
-// UserByEmail finds a user by email, ignoring case.
+// UserByEmail finds the user with email as NormalizeEmail has it: an
+// address that is not a valid one finds nobody, without asking the
+// database. The row found is checked against the address asked for, so a
+// database that compares text only up to a NUL cannot hand over a
+// neighbour's account.
 func UserByEmail(ctx context.Context, db *gorm.DB, email string) (*User, error) {
+	email, msg := NormalizeEmail(email)
+	if msg != "" {
+		return nil, ErrNotFound
+	}
 	var u User
-	err := db.WithContext(ctx).Where("email = ?", strings.TrimSpace(email)).First(&u).Error
+	err := db.WithContext(ctx).Where("email = ?", email).First(&u).Error
 	if err != nil {
 		return nil, notFound(err)
 	}
+	// The columns compare case-insensitively (NOCASE, citext); so may this.
+	if !strings.EqualFold(u.Email, email) {
+		return nil, ErrNotFound
+	}
 	return &u, nil
+}
+
+// UserRef names a user without anything else about them.
+type UserRef struct {
+	ID       uint
+	Username string
+}
+
+// UsersWithUnusableEmail lists the users whose stored email is not in the
+// form NormalizeEmail gives — rows from before emails were checked that
+// the 0009 migration left alone because normalising them would clash with
+// another row, or that hold no valid address at all. Nobody can sign in
+// with such an email until an administrator changes it.
+func UsersWithUnusableEmail(ctx context.Context, db *gorm.DB) ([]UserRef, error) {
+	var rows []struct {
+		ID       uint
+		Username string
+		Email    string
+	}
+	if err := db.WithContext(ctx).Model(&User{}).Select("id", "username", "email").Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("check stored emails: %w", err)
+	}
+	var out []UserRef
+	for _, r := range rows {
+		if email, msg := NormalizeEmail(r.Email); msg != "" || email != r.Email {
+			out = append(out, UserRef{ID: r.ID, Username: r.Username})
+		}
+	}
+	return out, nil
 }
 
 // UserByID finds a user by id.

@@ -221,9 +221,11 @@ func (ch UserChanges) Deactivates() bool {
 func UpdateUser(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch UserChanges, now time.Time) (*UserSummary, error) {
 	errs := FieldErrors{}
 	if ch.Email != nil {
-		*ch.Email = strings.TrimSpace(*ch.Email)
-		if msg := ValidateEmail(*ch.Email); msg != "" {
+		email, msg := NormalizeEmail(*ch.Email)
+		if msg != "" {
 			errs["email"] = msg
+		} else {
+			*ch.Email = email
 		}
 	}
 	if ch.Password != nil {

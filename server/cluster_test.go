@@ -136,8 +136,8 @@ func TestSignInLimitsHoldAcrossTheCluster(t *testing.T) {
 	cl := startCluster(t, 3, func(c *config.Config) { c.Server.AuthIPRateLimiting = true })
 	cl.servers[0].SetupAdmin()
 	wrong := url.Values{"email": {knottest.AdminEmail}, "password": {"not the password"}}
-	// The email's bucket holds 5 attempts; spread over three servers they
-	// are still 5.
+	// An address gets 5 attempts at an email; spread over three servers
+	// they are still 5.
 	for i := range 5 {
 		srv := cl.servers[i%3]
 		if res := srv.Client().PostForm("/login", wrong); res.StatusCode != http.StatusUnauthorized {
@@ -147,6 +147,14 @@ func TestSignInLimitsHoldAcrossTheCluster(t *testing.T) {
 	for i, srv := range cl.servers {
 		if res := srv.Client().PostForm("/login", wrong); res.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("attempt 6 on server %d = %d, want 429: the servers do not share the limit", i, res.StatusCode)
+		}
+	}
+	// Those failures are that address's: the owner at another address
+	// signs in on any server.
+	right := url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}}
+	for i, srv := range cl.servers {
+		if res := srv.ClientFrom("127.0.0.2").PostForm("/login", right); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the owner from another address on server %d = %d, want 303", i, res.StatusCode)
 		}
 	}
 }

@@ -98,6 +98,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		models.Close(db)
 		return nil, err
 	}
+	warnUnusableEmails(ctx, db, log)
 	if !cfg.IsLeaf() {
 		if err := announceSetupCode(ctx, &cfg, db, secrets, log); err != nil {
 			models.Close(db)
@@ -186,6 +187,21 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		h.RunBackground(jobsCtx)
 	}()
 	return s, nil
+}
+
+// warnUnusableEmails names the accounts whose stored email nobody can sign
+// in with (see models.UsersWithUnusableEmail), so that an administrator
+// gives each an address of its own. A failed check is no reason not to start.
+func warnUnusableEmails(ctx context.Context, db *gorm.DB, log *slog.Logger) {
+	users, err := models.UsersWithUnusableEmail(ctx, db)
+	if err != nil {
+		log.Warn("could not check the stored email addresses", "err", err)
+		return
+	}
+	for _, u := range users {
+		log.Warn("this account's stored email is not a plain address in normal form (or another account has it in that form), so nobody can sign in with it; give it a new address on the Users page",
+			"user_id", u.ID, "username", u.Username)
+	}
 }
 
 // databaseSource is the database the configuration names: PostgreSQL when
