@@ -38,6 +38,8 @@ type Server struct {
 	SetupFromLoopback  bool     `toml:"setup_from_loopback"`
 	SessionIdleTimeout Duration `toml:"session_idle_timeout"`
 	TokenSweepInterval Duration `toml:"token_sweep_interval"`
+	MaxSessionsPerUser int      `toml:"max_sessions_per_user"`
+	MaxTokensPerUser   int      `toml:"max_tokens_per_user"`
 	TLS                TLS      `toml:"tls"`
 	SQLite             SQLite   `toml:"sqlite"`
 	Postgres           Postgres `toml:"postgres"`
@@ -157,6 +159,8 @@ func Default() Config {
 			SetupFromLoopback:  false,
 			SessionIdleTimeout: Duration(2 * time.Hour),
 			TokenSweepInterval: Duration(time.Hour),
+			MaxSessionsPerUser: 20,
+			MaxTokensPerUser:   1000,
 			TLS:                TLS{UseTLS: true},
 			SQLite:             SQLite{Path: "./data/knot.db"},
 			Cluster:            Cluster{AllowLeafNodes: true, LeafLogin: LeafLoginOwner},
@@ -250,6 +254,12 @@ func (c *Config) Validate() (warnings []string, err error) {
 	}
 	if strings.TrimSpace(s.SQLite.Path) == "" {
 		return nil, keyErr("server.sqlite.path", s.SQLite.Path, "want a file path such as ./data/knot.db")
+	}
+	if s.MaxTokensPerUser < 1 || s.MaxTokensPerUser > 1_000_000 {
+		return nil, keyErr("server.max_tokens_per_user", strconv.Itoa(s.MaxTokensPerUser), "want a whole number from 1 to 1000000")
+	}
+	if s.MaxSessionsPerUser < 1 {
+		return nil, keyErr("server.max_sessions_per_user", strconv.Itoa(s.MaxSessionsPerUser), "want a whole number of at least 1 (signing in once more signs out that user's oldest session)")
 	}
 	w, err := s.Postgres.validate()
 	if err != nil {

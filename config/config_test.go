@@ -109,6 +109,8 @@ func TestDefaults(t *testing.T) {
 				{"server.setup_from_loopback", cfg.Server.SetupFromLoopback, false},
 				{"server.session_idle_timeout", cfg.Server.SessionIdleTimeout.D(), 2 * time.Hour},
 				{"server.token_sweep_interval", cfg.Server.TokenSweepInterval.D(), time.Hour},
+				{"server.max_sessions_per_user", cfg.Server.MaxSessionsPerUser, 20},
+				{"server.max_tokens_per_user", cfg.Server.MaxTokensPerUser, 1000},
 				{"server.tls.use_tls", cfg.Server.TLS.UseTLS, true},
 				{"server.tls.cert_file", cfg.Server.TLS.CertFile, ""},
 				{"server.tls.key_file", cfg.Server.TLS.KeyFile, ""},
@@ -319,6 +321,8 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 		"server.setup_from_loopback":       "true",
 		"server.session_idle_timeout":      "5m",
 		"server.token_sweep_interval":      "6m",
+		"server.max_sessions_per_user":     "7",
+		"server.max_tokens_per_user":       "25",
 		"server.tls.use_tls":               "false",
 		"server.tls.cert_file":             "/c.pem",
 		"server.tls.key_file":              "/k.pem",
@@ -362,6 +366,8 @@ func TestEveryKeyHasWorkingEnvVar(t *testing.T) {
 			SetupFromLoopback:  true,
 			SessionIdleTimeout: Duration(5 * time.Minute),
 			TokenSweepInterval: Duration(6 * time.Minute),
+			MaxSessionsPerUser: 7,
+			MaxTokensPerUser:   25,
 			TLS:                TLS{UseTLS: false, CertFile: "/c.pem", KeyFile: "/k.pem"},
 			SQLite:             SQLite{Path: "/tmp/env.db"},
 			Postgres:           Postgres{DSN: "postgres://env"},
@@ -524,6 +530,12 @@ func TestLoadErrors(t *testing.T) {
 			wantKey: "server.token_sweep_interval", want: []string{"server.token_sweep_interval", "60"}},
 		{name: "duration too small", body: "[server.origin]\nheartbeat_interval = \"500ms\"\n",
 			wantKey: "server.origin.heartbeat_interval", want: []string{"server.origin.heartbeat_interval", "500ms", "1s"}},
+		{name: "max tokens zero", body: "[server]\nmax_tokens_per_user = 0\n",
+			wantKey: "server.max_tokens_per_user", want: []string{"server.max_tokens_per_user", "1 to 1000000"}},
+		{name: "max tokens as a string", body: "[server]\nmax_tokens_per_user = \"many\"\n",
+			wantKey: "server.max_tokens_per_user", want: []string{"server.max_tokens_per_user", "whole number"}},
+		{name: "max sessions zero", body: "[server]\nmax_sessions_per_user = 0\n",
+			wantKey: "server.max_sessions_per_user", want: []string{"server.max_sessions_per_user", "0", "at least 1"}},
 		{name: "duration zero", body: "[server]\ntoken_sweep_interval = \"0s\"\n",
 			wantKey: "server.token_sweep_interval", want: []string{"server.token_sweep_interval", "0s"}},
 		{name: "duration negative", body: "[server]\nsession_idle_timeout = \"-5m\"\n",
@@ -680,6 +692,8 @@ auth_ip_rate_limiting = false
 setup_from_loopback = false
 session_idle_timeout = "30m"
 token_sweep_interval = "2h"
+max_sessions_per_user = 5
+max_tokens_per_user = 50
 
 [server.tls]
 use_tls = true

@@ -188,6 +188,12 @@ func setFromTOML(dst reflect.Value, v any) error {
 			return fmt.Errorf("want a string in quotes")
 		}
 		dst.SetString(s)
+	case dst.Kind() == reflect.Int:
+		n, ok := v.(int64)
+		if !ok {
+			return fmt.Errorf("want a whole number (without quotes)")
+		}
+		dst.SetInt(n)
 	case dst.Kind() == reflect.Bool:
 		b, ok := v.(bool)
 		if !ok {
@@ -210,6 +216,12 @@ func setFromString(dst reflect.Value, s string) error {
 		dst.SetInt(int64(d))
 	case dst.Kind() == reflect.String:
 		dst.SetString(s)
+	case dst.Kind() == reflect.Int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("want a whole number")
+		}
+		dst.SetInt(int64(n))
 	case dst.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {

@@ -28,6 +28,12 @@ setup_from_loopback = false
 session_idle_timeout = "2h"
 # How often expired API tokens (unused for 14 days) are deleted.
 token_sweep_interval = "1h"
+# The most browser sessions one user may have at once; signing in once
+# more signs out that user's oldest session.
+max_sessions_per_user = 20
+# The most API tokens one user may hold; creating one more is refused with
+# a message saying so.
+max_tokens_per_user = 1000
 
 [server.tls]
 use_tls = true

@@ -38,7 +38,7 @@ func TestBearerIdentityCarriesTheTokenID(t *testing.T) {
 	if err := db.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, models.DeveloperRoleID).Error; err != nil {
 		t.Fatal(err)
 	}
-	tok, plain, err := models.CreateToken(ctx, db, v, u.ID, "leaf", now)
+	tok, plain, err := models.CreateToken(ctx, db, v, u.ID, "leaf", now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,14 +139,18 @@ func (h *Handlers) createToken(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
 	typed := c.PostForm("name")
-	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, typed, h.now())
+	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, typed, h.now(), h.cfg.Server.MaxTokensPerUser)
 	if err != nil {
 		form := views.TokenForm{Open: true, Name: typed}
 		status := http.StatusUnprocessableEntity
 		var fe models.FieldErrors
-		if errors.As(err, &fe) {
+		var full *models.ConflictError
+		switch {
+		case errors.As(err, &fe):
 			form.Error = fe["name"]
-		} else {
+		case errors.As(err, &full):
+			form.Error, status = full.Message, http.StatusConflict
+		default:
 			h.log.Error("create API token", "user_id", me.ID, "err", err)
 			status, form.Error = serverProblem(err, "The token could not be saved because of a server problem; try again in a moment.")
 		}
@@ -353,11 +357,13 @@ func (h *Handlers) apiCreateToken(c *gin.Context) {
 	if !ok {
 		return
 	}
-	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, name, h.now())
+	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, name, h.now(), h.cfg.Server.MaxTokensPerUser)
 	var fe models.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		h.fail(c, http.StatusBadRequest, "name: "+fe["name"])
+		return
+	case h.apiRefusal(c, err):
 		return
 	case err != nil:
 		h.log.Error("create API token", "user_id", me.ID, "err", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -600,4 +601,33 @@ func daysLongSessions(t *testing.T) config.Config {
 	cfg := knottest.Config(t)
 	cfg.Server.SessionIdleTimeout = config.Duration(30 * 24 * time.Hour)
 	return cfg
+}
+
+// A user holds at most server.max_tokens_per_user tokens: one more is
+// refused with a message saying what to do, on the API and the page alike,
+// and deleting one makes room again.
+func TestTokensPerUserAreCapped(t *testing.T) {
+	cfg := knottest.Config(t)
+	cfg.Server.MaxTokensPerUser = 3
+	srv := knottest.Start(t, cfg)
+	admin := srv.SetupAdmin()
+	var first uint
+	for i := range 3 {
+		id, _ := admin.CreateAPIToken(fmt.Sprintf("t%d", i))
+		if i == 0 {
+			first = id
+		}
+	}
+	res := admin.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": "one too many"})
+	if res.StatusCode != http.StatusConflict || !strings.Contains(res.Body, "the most one person may hold") {
+		t.Fatalf("a fourth token through the API = %d %s", res.StatusCode, res.Body)
+	}
+	page := admin.PostForm("/api-tokens", url.Values{"name": {"one too many"}})
+	if page.StatusCode != http.StatusConflict || !strings.Contains(page.Body, "Delete some you no longer use") || !strings.Contains(page.Body, `value="one too many"`) {
+		t.Fatalf("a fourth token through the page = %d", page.StatusCode)
+	}
+	if res := admin.Do(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", first), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete = %d", res.StatusCode)
+	}
+	admin.CreateAPIToken("room again")
 }

@@ -42,7 +42,7 @@ func seedTokens(tb testing.TB, srv *knottest.Instance, userID uint, n int, name 
 	start := srv.Clock.Now().Add(-time.Duration(n) * time.Second)
 	out := make([]seededToken, n)
 	for i := range n {
-		tok, plain, err := models.CreateToken(context.Background(), srv.Server.DB(), v, userID, name(i), start.Add(time.Duration(i)*time.Second))
+		tok, plain, err := models.CreateToken(context.Background(), srv.Server.DB(), v, userID, name(i), start.Add(time.Duration(i)*time.Second), 0)
 		if err != nil {
 			tb.Fatalf("seed token %d: %v", i, err)
 		}

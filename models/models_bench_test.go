@@ -55,7 +55,7 @@ func benchTokens(b *testing.B, db *gorm.DB, n int) (string, uint) {
 	var uid uint
 	for i := range n {
 		uid = users[i%len(users)]
-		if _, plain, err = models.CreateToken(context.Background(), db, v, uid, fmt.Sprintf("token %d", i), t0); err != nil {
+		if _, plain, err = models.CreateToken(context.Background(), db, v, uid, fmt.Sprintf("token %d", i), t0, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

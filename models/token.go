@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/knot-dev/knot/vault"
 )
@@ -151,7 +153,12 @@ func ValidateTokenName(name string) (string, string) {
 // for the caller to show once; only the hash and the ciphertext are stored.
 // The name is checked (and trimmed) with ValidateTokenName; a bad one is a
 // FieldErrors keyed "name".
-func CreateToken(ctx context.Context, db *gorm.DB, v *vault.Vault, userID uint, name string, now time.Time) (*Token, string, error) {
+//
+// limit is the most tokens the user may hold (server.max_tokens_per_user;
+// 0 means no limit): one more is a ConflictError on the name field. The
+// count and the insert share a transaction that locks the user's row, so
+// concurrent requests cannot together step over the limit.
+func CreateToken(ctx context.Context, db *gorm.DB, v *vault.Vault, userID uint, name string, now time.Time, limit int) (*Token, string, error) {
 	name, msg := ValidateTokenName(name)
 	if msg != "" {
 		return nil, "", FieldErrors{"name": msg}
@@ -173,7 +180,27 @@ func CreateToken(ctx context.Context, db *gorm.DB, v *vault.Vault, userID uint, 
 		TokenCipher: sealed,
 		CreatedAt:   now.UTC(),
 	}
-	if err := db.WithContext(ctx).Create(&row).Error; err != nil {
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if limit > 0 {
+			var owner User
+			if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").First(&owner, userID).Error; err != nil {
+				return notFound(err)
+			}
+			var n int64
+			if err := tx.Model(&apiToken{}).Where("user_id = ?", userID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n >= int64(limit) {
+				return &ConflictError{Field: "name", Message: fmt.Sprintf("You already have %d API tokens, the most one person may hold. Delete some you no longer use, then create this one.", n)}
+			}
+		}
+		return tx.Create(&row).Error
+	})
+	var conflict *ConflictError
+	if errors.As(err, &conflict) || errors.Is(err, ErrNotFound) {
+		return nil, "", err
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("save token: %w", err)
 	}
 	t := row.public()

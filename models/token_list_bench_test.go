@@ -31,7 +31,7 @@ func BenchmarkListTokenPage(b *testing.B) {
 	}
 	ctx := context.Background()
 	for i := range 1000 {
-		if _, _, err := models.CreateToken(ctx, db, v, u.ID, fmt.Sprintf("token %04d", i), t0.Add(time.Duration(i)*time.Second)); err != nil {
+		if _, _, err := models.CreateToken(ctx, db, v, u.ID, fmt.Sprintf("token %04d", i), t0.Add(time.Duration(i)*time.Second), 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -50,7 +50,7 @@ func addUser(t *testing.T, db *gorm.DB, name string) uint {
 
 func mustCreate(t *testing.T, db *gorm.DB, v *vault.Vault, uid uint, name string, now time.Time) (*models.Token, string) {
 	t.Helper()
-	tok, plain, err := models.CreateToken(context.Background(), db, v, uid, name, now)
+	tok, plain, err := models.CreateToken(context.Background(), db, v, uid, name, now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestTokenNameRules(t *testing.T) {
 	}
 	db, v := openDB(t), newVault(t)
 	uid := addUser(t, db, "alice")
-	_, _, err := models.CreateToken(context.Background(), db, v, uid, "   ", t0)
+	_, _, err := models.CreateToken(context.Background(), db, v, uid, "   ", t0, 0)
 	var fe models.FieldErrors
 	if !errors.As(err, &fe) || fe["name"] == "" {
 		t.Fatalf("CreateToken with a blank name: %v, want a FieldErrors for name", err)
