@@ -518,3 +518,27 @@ func manyZoneNames(n int) string {
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }
+
+// In a PUT body, null is the same as leaving the field out: it keeps the
+// value (the README says so), never clears it.
+func TestNullInAPutBodyKeepsTheValue(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	admin := srv.SetupAdmin()
+	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "keeps", "description": "kept", "zones": []string{"test-zone"}, "active": true, "body": "image: kept"})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create = %d %s", res.StatusCode, res.Body)
+	}
+	var created struct {
+		ID uint `json:"id"`
+	}
+	res.JSON(t, &created)
+	res = admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), `{"name":null,"description":null,"zones":null,"active":null,"body":null}`)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT with nulls = %d %s", res.StatusCode, res.Body)
+	}
+	for _, want := range []string{`"name":"keeps"`, `"description":"kept"`, `"zones":["test-zone"]`, `"active":true`, `"body":"image: kept"`} {
+		if !strings.Contains(res.Body, want) {
+			t.Fatalf("a null changed the template: %s lacks %s", res.Body, want)
+		}
+	}
+}
