@@ -366,3 +366,40 @@ func TestAChangeOnOneServerReachesALeafOnAnother(t *testing.T) {
 		return false
 	})
 }
+
+// The PostgreSQL server itself stops and starts again (not a proxy: the
+// real thing, with every connection dropped and its shared memory gone):
+// knot answers 503 meanwhile and recovers by itself, nothing lost.
+func TestTheClusterRidesOutAPostgreSQLRestart(t *testing.T) {
+	pg := knottest.StartOwnPostgres(t)
+	cfg := knottest.Config(t)
+	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: pg.DSN}
+	cfg.Server.Encrypt = server.NewKey()
+	srv := knottest.Start(t, cfg)
+	browser := srv.SetupAdmin()
+	_, token := browser.CreateAPIToken("outlives the restart")
+	script := srv.Client()
+
+	pg.Stop()
+	if res := browser.Get("/api/users/whoami"); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, "database is unavailable") {
+		t.Fatalf("a session call with PostgreSQL stopped = %d %s", res.StatusCode, res.Body)
+	}
+	if res := script.Get("/api/templates", bearer(token)); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a token call with PostgreSQL stopped = %d %s", res.StatusCode, res.Body)
+	}
+	if res := script.Get("/readyz"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with PostgreSQL stopped = %d", res.StatusCode)
+	}
+
+	pg.Start()
+	knottest.Eventually(t, "readiness after PostgreSQL restarted", func() bool {
+		return script.Get("/readyz").StatusCode == http.StatusOK
+	})
+	knottest.Eventually(t, "the session after the restart", func() bool {
+		return browser.Get("/api/users/whoami").StatusCode == http.StatusOK
+	})
+	if res := script.Get("/api/users/whoami", bearer(token)); res.StatusCode != http.StatusOK {
+		t.Fatalf("the token after the restart = %d %s", res.StatusCode, res.Body)
+	}
+	browser.CreateAPIToken("after the restart")
+}
