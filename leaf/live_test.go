@@ -286,3 +286,19 @@ func TestTheOfflinePasswordCopyIsNoWeakerThanTheOrigins(t *testing.T) {
 		t.Fatal("the offline copy does not match the password")
 	}
 }
+
+// The origin killed (no graceful shutdown: its connections just vanish,
+// as the proxy in between drops them) is noticed without a heartbeat.
+func TestAKilledOriginIsNoticedWithoutWaitingForAHeartbeat(t *testing.T) {
+	var proxy *knottest.Proxy
+	p := startPair(t, pairOpts{leaf: func(c *config.Config) {
+		u := strings.TrimSuffix(string(c.Server.Origin.Server), "/")
+		proxy = knottest.NewProxy(t, strings.TrimPrefix(u, "https://"))
+		c.Server.Origin.Server = config.URLList("https://" + proxy.Addr())
+	}})
+	knottest.Eventually(t, "the leaf's link through the proxy", func() bool { return p.status().Healthy() })
+	proxy.Cut()
+	knottest.Eventually(t, "the leaf noticing", func() bool { return !p.status().Healthy() })
+	proxy.Restore()
+	knottest.Eventually(t, "the leaf back", func() bool { return p.status().Healthy() })
+}
