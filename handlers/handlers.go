@@ -57,6 +57,8 @@ type Handlers struct {
 	hub      *feed.Hub
 	// tokens caches bearer tokens and their owners; nil on a leaf.
 	tokens *models.TokenCache
+	// templateLists caches the JSON of template lists; nil on a leaf.
+	templateLists *templateListCache
 	// migrator is built once, on the first readiness probe.
 	migrator func() (*migrations.Migrator, error)
 	// setupDone caches "a first admin exists" once it becomes true; it
@@ -73,19 +75,20 @@ func New(d Deps) *Handlers {
 		d.Logger = slog.Default()
 	}
 	return &Handlers{
-		migrator: sync.OnceValues(func() (*migrations.Migrator, error) { return models.Migrator(d.DB) }),
-		db:       d.DB,
-		sessions: d.Sessions,
-		cfg:      d.Config,
-		vault:    d.Vault,
-		log:      slog.New(abortsAtDebug{d.Logger.Handler()}),
-		version:  d.Version,
-		now:      d.Now,
-		logins:   newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),
-		leaf:     d.Leaf,
-		hub:      d.Hub,
-		tokens:   tokenCacheFor(d.Leaf),
-		metrics:  d.Metrics,
+		migrator:      sync.OnceValues(func() (*migrations.Migrator, error) { return models.Migrator(d.DB) }),
+		db:            d.DB,
+		sessions:      d.Sessions,
+		cfg:           d.Config,
+		vault:         d.Vault,
+		log:           slog.New(abortsAtDebug{d.Logger.Handler()}),
+		version:       d.Version,
+		now:           d.Now,
+		logins:        newLoginLimiter(d.Config.Server.AuthIPRateLimiting, d.DB, d.Now),
+		leaf:          d.Leaf,
+		hub:           d.Hub,
+		tokens:        tokenCacheFor(d.Leaf),
+		templateLists: templateListCacheFor(d.Leaf, d.DB),
+		metrics:       d.Metrics,
 	}
 }
 
@@ -98,4 +101,11 @@ func tokenCacheFor(l *leaf.Service) *models.TokenCache {
 		return nil
 	}
 	return models.NewTokenCache(tokenCacheSize)
+}
+
+func templateListCacheFor(l *leaf.Service, db *gorm.DB) *templateListCache {
+	if l != nil {
+		return nil
+	}
+	return newTemplateListCache(models.NewFeedBounds(db))
 }

@@ -254,16 +254,23 @@ func (h *Handlers) apiTemplates(c *gin.Context) {
 		h.fail(c, http.StatusForbidden, "all_zones=true needs the manage_templates permission; leave it out to list the templates of this zone.")
 		return
 	}
-	list, err := models.ListTemplates(c.Request.Context(), h.db, h.templateFilter(c))
+	f := h.templateFilter(c)
+	body, err := h.templateLists.get(c.Request.Context(), f, func() (any, error) {
+		list, err := models.ListTemplates(c.Request.Context(), h.db, f)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]templateJSON, len(list))
+		for i := range list {
+			out[i] = toTemplateJSON(&list[i])
+		}
+		return out, nil
+	})
 	if err != nil {
 		h.serverError(c, "list templates", err)
 		return
 	}
-	out := make([]templateJSON, len(list))
-	for i := range list {
-		out[i] = toTemplateJSON(&list[i])
-	}
-	c.JSON(http.StatusOK, out)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 // apiTemplate returns one template. To anyone without manage_templates, a

@@ -29,6 +29,10 @@ type TokenCache struct {
 	mu      sync.Mutex
 	entries map[string]*tokenEntry // by token hash
 	max     int
+
+	// bounds asks the feed's bounds through a prepared statement.
+	boundsOnce sync.Once
+	bounds     *FeedBounds
 }
 
 type tokenEntry struct {
@@ -51,7 +55,7 @@ func (c *TokenCache) Resolve(ctx context.Context, db *gorm.DB, plain string, now
 		return nil, nil, ErrNotFound
 	}
 	hash := HashToken(plain)
-	oldest, latest, err := ChangeBounds(ctx, db)
+	oldest, latest, err := c.changeBounds(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,6 +121,11 @@ func (c *TokenCache) Touch(ctx context.Context, db *gorm.DB, plain string, tok *
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+func (c *TokenCache) changeBounds(ctx context.Context, db *gorm.DB) (int64, int64, error) {
+	c.boundsOnce.Do(func() { c.bounds = NewFeedBounds(db) })
+	return c.bounds.Bounds(ctx)
 }
 
 func (c *TokenCache) store(hash string, e *tokenEntry) {

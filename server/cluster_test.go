@@ -403,3 +403,40 @@ func TestTheClusterRidesOutAPostgreSQLRestart(t *testing.T) {
 	}
 	browser.CreateAPIToken("after the restart")
 }
+
+// Each server keeps the template list it answered; a change on another
+// server is in the next answer all the same.
+func TestTemplateListsFollowChangesMadeOnAnotherServer(t *testing.T) {
+	cl := startCluster(t, 2)
+	a, b := cl.servers[0], cl.servers[1]
+	admin := a.SetupAdmin()
+	_, token := admin.CreateAPIToken("lists")
+	list := func(srv *knottest.Instance) string {
+		res := srv.Client().Get("/api/templates", bearer(token))
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("list on %s = %d %s", srv.URL, res.StatusCode, res.Body)
+		}
+		return res.Body
+	}
+	if got := list(b); got != "[]" {
+		t.Fatalf("B's first list = %s", got)
+	}
+	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "first", "active": true, "body": "image: one"})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create on A = %d %s", res.StatusCode, res.Body)
+	}
+	var created struct {
+		ID uint `json:"id"`
+	}
+	res.JSON(t, &created)
+	if got := list(b); !strings.Contains(got, `"image: one"`) {
+		t.Fatalf("B's list after a create on A = %s", got)
+	}
+	res = admin.JSONRequest(http.MethodPut, fmt.Sprintf("/api/templates/%d", created.ID), map[string]any{"body": "image: two"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("edit on A = %d %s", res.StatusCode, res.Body)
+	}
+	if got := list(b); !strings.Contains(got, `"image: two"`) {
+		t.Fatalf("B's list after an edit on A = %s", got)
+	}
+}
