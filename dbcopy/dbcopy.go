@@ -82,6 +82,11 @@ var copyOrder = []table{
 // left behind: the cluster's store would only delete them.
 var sessionsTable = table{name: "sessions", where: "expiry > julianday('now')"}
 
+// userSessionsTable says whose each session is; a session without its row
+// is signed out, so the two go together. Rows of sessions that are over
+// come along and are swept on the cluster.
+var userSessionsTable = table{name: "user_sessions"}
+
 // leftBehind are the source tables never copied, and why.
 var leftBehind = []TableRows{
 	{Table: "cluster_templates", Why: "a leaf's cache of its origin's templates is not moved; a cluster has its own"},
@@ -160,7 +165,7 @@ func Copy(ctx context.Context, opts Options) (Report, error) {
 
 	tables := copyOrder
 	if opts.Sessions {
-		tables = append(tables[:len(tables):len(tables)], sessionsTable)
+		tables = append(tables[:len(tables):len(tables)], sessionsTable, userSessionsTable)
 	}
 	for _, t := range tables {
 		n, err := copyTable(ctx, src, dst, t)
@@ -175,7 +180,10 @@ func Copy(ctx context.Context, opts Options) (Report, error) {
 
 	left := leftBehind
 	if !opts.Sessions {
-		left = append([]TableRows{{Table: sessionsTable.name, Why: "signed-in browsers sign in again (--sessions copies them)"}}, left...)
+		left = append([]TableRows{
+			{Table: sessionsTable.name, Why: "signed-in browsers sign in again (--sessions copies them)"},
+			{Table: userSessionsTable.name, Why: "the records of whose those sessions are go with them (--sessions)"},
+		}, left...)
 	}
 	for _, l := range left {
 		t := table{name: l.Table}

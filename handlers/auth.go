@@ -253,19 +253,77 @@ func (h *Handlers) checkLocalCredentials(c *gin.Context, email, password string)
 	return u, nil
 }
 
-// startSession renews the session token (against fixation) and records the user.
+// startSession renews the session token (against fixation), records the
+// session in user_sessions under a new id and puts the user into it. A
+// sign-in beyond server.max_sessions_per_user ends the user's oldest
+// sessions; this browser is told so, on the page it lands on and on its
+// profile page.
 func (h *Handlers) startSession(c *gin.Context, userID uint) error {
 	ctx := c.Request.Context()
 	if err := h.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
+	// Signing in again over a session (as someone else, say) starts a new
+	// one: the old one's row and message must not linger.
+	if old := h.sessions.PopString(ctx, sessionID); old != "" {
+		if err := models.EndUserSession(ctx, h.db, old); err != nil {
+			h.log.Warn("end the session signed in over", "err", err)
+		}
+	}
+	h.sessions.Remove(ctx, sessionCapped)
+	now := h.now()
+	s := models.UserSession{
+		ID: models.NewSessionID(), UserID: userID, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: h.sessions.Deadline(ctx), ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+	}
+	ended, err := models.StartUserSession(ctx, h.db, s, h.sessionWindow(), h.cfg.Server.MaxSessionsPerUser)
+	if err != nil {
+		h.log.Error("record a new session", "user_id", userID, "err", err)
+		return err
+	}
 	h.sessions.Put(ctx, sessionUserID, int(userID))
-	h.sessions.Put(ctx, sessionLastSeen, h.now().Unix())
+	h.sessions.Put(ctx, sessionLastSeen, now.Unix())
+	h.sessions.Put(ctx, sessionID, s.ID)
+	if len(ended) > 0 {
+		h.log.Info("signed out the oldest sessions: too many at once", "user_id", userID, "ended", len(ended), "max_sessions_per_user", h.cfg.Server.MaxSessionsPerUser)
+		msg := cappedMessage(ended, h.cfg.Server.MaxSessionsPerUser)
+		h.sessions.Put(ctx, sessionCapped, msg)
+		h.setNotice(c, msg)
+	}
 	return nil
 }
 
+// sessionCapped keeps, for the life of a session, what signing it in ended
+// (see cappedMessage), for its profile page.
+const sessionCapped = "capped"
+
+// cappedMessage says which sessions a sign-in over the cap ended: usually
+// one, the oldest.
+func cappedMessage(ended []models.UserSession, limit int) string {
+	oldest := ended[0]
+	where := oldest.ClientIP
+	if where == "" {
+		where = "an unknown address"
+	}
+	msg := fmt.Sprintf("Signing in here signed out your oldest session (signed in %s from %s): at most %d sessions may be signed in at once.",
+		oldest.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), where, limit)
+	if len(ended) > 1 {
+		msg = fmt.Sprintf("Signing in here signed out your %d oldest sessions (the oldest signed in %s from %s): at most %d sessions may be signed in at once.",
+			len(ended), oldest.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), where, limit)
+	}
+	return msg
+}
+
+// logout ends the session: its row first, so that a session whose scs
+// data could not be deleted (the store failing) still counts for nothing.
 func (h *Handlers) logout(c *gin.Context) {
-	if err := h.sessions.Destroy(c.Request.Context()); err != nil {
+	ctx := c.Request.Context()
+	if sid := h.sessions.GetString(ctx, sessionID); sid != "" {
+		if err := models.EndUserSession(ctx, h.db, sid); err != nil {
+			h.log.Warn("sign out: end the session's record", "err", err)
+		}
+	}
+	if err := h.sessions.Destroy(ctx); err != nil {
 		h.log.Warn("sign out", "err", err)
 	}
 	h.redirect(c, "/login")

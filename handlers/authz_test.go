@@ -129,6 +129,15 @@ func routeExpectations(f *fixtures) map[string]struct {
 		"GET /api/ping":         {everyone(ok), page("/api/ping"), false},
 		"GET /api/users/whoami": {signedInAPI, page("/api/users/whoami"), false},
 
+		// Everyone's own profile: no permission, only ever their own
+		// account. A wrong current password is refused beside its field
+		// (and signs nobody out); signing out elsewhere keeps this session.
+		"GET /profile": {signedInPage, page("/profile"), false},
+		"POST /profile/password": {statuses{http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, http.StatusUnprocessableEntity, see}, func() probeReq {
+			return probeReq{path: "/profile/password", form: url.Values{"current": {"not-the-password"}, "password": {"new-password"}, "confirm": {"new-password"}}}
+		}, false},
+		"POST /profile/sessions/sign-out-others": {everyone(see), page("/profile/sessions/sign-out-others"), false},
+
 		// API tokens: use_api_tokens, and only one's own (another's is 404).
 		"GET /api-tokens":     {tokenUserPage, page("/api-tokens"), false},
 		"GET /api-tokens/new": {tokenUserPage, page("/api-tokens/new"), false},

@@ -61,6 +61,9 @@ func (h *Handlers) SweepTokens(ctx context.Context) (int64, error) {
 	if _, err := h.logins.sweep(ctx); err != nil && ctx.Err() == nil {
 		h.log.Warn("sweep idle sign-in rate limits", "err", err)
 	}
+	if _, err := models.SweepUserSessions(ctx, h.db, h.sessionWindow()); err != nil && ctx.Err() == nil {
+		h.log.Warn("sweep the records of ended sessions", "err", err)
+	}
 	level := slog.LevelDebug
 	if n > 0 {
 		level = slog.LevelInfo

@@ -168,7 +168,7 @@ func (h *Handlers) leafStatusView(ctx context.Context) (views.LeafStatusView, er
 	}
 	st := h.leaf.Status()
 	return views.LeafStatusView{
-		State: string(st.State), Message: st.Message, Healthy: st.Healthy(),
+		State: string(st.State), Message: st.Message, Healthy: st.Healthy(), Level: leafBannerLevel(st),
 		Since: st.Since, LastSync: st.LastSync, NextRetry: st.NextRetry, Now: h.now(),
 		Origin: h.leaf.Origin(), Origins: h.leaf.Origins(),
 		OriginName: st.OriginName, OriginVersion: st.OriginVersion,

@@ -16,11 +16,13 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-// Session keys: who is signed in, and when the session was last used
-// (Unix seconds, written at most once a minute).
+// Session keys: who is signed in, when the session was last used (Unix
+// seconds, written at most once a minute), and the session's id, which
+// names its user_sessions row (see models.UserSession).
 const (
 	sessionUserID   = "user_id"
 	sessionLastSeen = "last_seen"
+	sessionID       = "sid"
 )
 
 // lastSeenEvery is how stale the recorded last use may get before a
@@ -31,8 +33,9 @@ const lastSeenEvery = time.Minute
 // identify works out who the request acts for and puts the identity and the
 // server facts into the request context. API calls that send an
 // Authorization header are authenticated by their bearer token alone;
-// everything else by the session. A session whose user was deactivated or
-// deleted is destroyed here, so it stops working at once.
+// everything else by the session. A session that was ended (its
+// user_sessions row is gone) or whose user was deactivated or deleted is
+// destroyed here, so it stops working at once.
 func (h *Handlers) identify(c *gin.Context) {
 	ctx := webctx.WithApp(c.Request.Context(), h.appInfo())
 	if isAPI(c) && c.GetHeader("Authorization") != "" {
@@ -44,21 +47,64 @@ func (h *Handlers) identify(c *gin.Context) {
 		c.Next()
 		return
 	}
-	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 && h.sessionFresh(ctx, isBackground(c)) {
-		ident, err := models.LoadIdentity(ctx, h.db, uint(uid))
-		switch {
-		case err == nil && ident.Active:
-			ctx = webctx.WithIdentity(ctx, ident)
-		case err == nil || errors.Is(err, models.ErrNotFound):
-			h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
-		default:
+	if uid := h.sessions.GetInt(ctx, sessionUserID); uid > 0 {
+		ident, err := h.sessionIdentity(ctx, uint(uid), isBackground(c))
+		if err != nil {
 			h.log.Error("load signed-in user", "user_id", uid, "err", err)
 			h.failErr(c, err, "Something went wrong loading your account; try again.")
 			return
 		}
+		if ident != nil {
+			ctx = webctx.WithIdentity(ctx, ident)
+		}
 	}
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// sessionIdentity returns who the session of uid acts for, or nil after
+// destroying a session that no longer counts: idle for too long, ended
+// (signed out elsewhere, by a password change or the cap on sessions), or
+// of a user who was deactivated or deleted. Besides the user's own rows it
+// costs one primary-key lookup of the session's row, which is also where
+// the last use is recorded once a minute; checking on every request is
+// what makes ending a session take effect on its very next request, on
+// any server of a cluster.
+func (h *Handlers) sessionIdentity(ctx context.Context, uid uint, background bool) (*models.Identity, error) {
+	touch, fresh := h.sessionFresh(ctx, background)
+	if !fresh {
+		return nil, nil
+	}
+	// Sessions from before user_sessions existed have no id: they are
+	// signed out once, as there is no telling whether they were meant to
+	// be ended meanwhile.
+	sid := h.sessions.GetString(ctx, sessionID)
+	if sid == "" {
+		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
+		return nil, nil
+	}
+	live, err := models.CheckUserSession(ctx, h.db, sid, uid, touch)
+	if err != nil {
+		return nil, err
+	}
+	if !live {
+		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
+		return nil, nil
+	}
+	ident, err := models.LoadIdentity(ctx, h.db, uid)
+	switch {
+	case err == nil && ident.Active:
+		return ident, nil
+	case err == nil || errors.Is(err, models.ErrNotFound):
+		// The row goes too, so that re-activating the account later does
+		// not bring this session back.
+		if err := models.EndUserSession(ctx, h.db, sid); err != nil {
+			h.log.Warn("end the session of a deactivated user", "user_id", uid, "err", err)
+		}
+		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
+		return nil, nil
+	}
+	return nil, err
 }
 
 // errBadToken is the one answer for every token that does not authenticate:
@@ -162,20 +208,28 @@ func bearerToken(header string) (string, bool) {
 
 // sessionFresh enforces server.session_idle_timeout on the handlers' clock:
 // a session idle for longer is destroyed; an active one has its last use
-// recorded when the record is more than lastSeenEvery old. A background
+// recorded when the record is more than lastSeenEvery old, and touch is
+// then that time, for the session's row (zero otherwise). A background
 // request (a page's own poll) is not a use: an open tab would otherwise
 // keep an idle session signed in for ever.
-func (h *Handlers) sessionFresh(ctx context.Context, background bool) bool {
+func (h *Handlers) sessionFresh(ctx context.Context, background bool) (touch time.Time, fresh bool) {
 	now := h.now()
 	last := time.Unix(h.sessions.GetInt64(ctx, sessionLastSeen), 0)
 	if now.Sub(last) > h.cfg.Server.SessionIdleTimeout.D() {
 		h.sessions.Destroy(ctx) //nolint:errcheck // the request goes on unauthenticated either way
-		return false
+		return time.Time{}, false
 	}
 	if !background && now.Sub(last) >= lastSeenEvery {
 		h.sessions.Put(ctx, sessionLastSeen, now.Unix())
+		return now, true
 	}
-	return true
+	return time.Time{}, true
+}
+
+// sessionWindow says which user_sessions rows stand for live sessions now.
+// Session deadlines are scs's, which keeps them on the wall clock.
+func (h *Handlers) sessionWindow() models.SessionWindow {
+	return models.SessionWindow{Now: h.now(), IdleTimeout: h.cfg.Server.SessionIdleTimeout.D(), Wall: time.Now()}
 }
 
 func (h *Handlers) appInfo() webctx.App {

@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -51,7 +53,8 @@ func TestRolesPageListsRolesWithPermissionsAndHolders(t *testing.T) {
 	page := cs.admin.Get("/roles")
 	wantStatus(t, page, http.StatusOK)
 	wantBody(t, page, "<strong>Admin</strong> <span class=\"badge\">built-in</span>", "<strong>Developer</strong>",
-		`title="create and edit roles">manage_roles</span>`, `title="create API tokens">use_api_tokens</span>`,
+		`title="Create, edit and delete roles and choose what each may do.">manage_roles</span>`,
+		`title="Create API tokens, with which scripts, the CLI and leaf nodes act as the user.">use_api_tokens</span>`,
 		"<td>admin</td>", "<td>dev</td>", `<span class="muted">nobody</span>`,
 		"Ops &lt;i&gt;team&lt;/i&gt;", `hx-confirm="Delete the role “Ops &lt;i&gt;team&lt;/i&gt;”?"`, `href="/roles/new"`)
 	wantNoBody(t, page, "<i>team</i>")
@@ -65,6 +68,32 @@ func TestRolesPageListsRolesWithPermissionsAndHolders(t *testing.T) {
 		!slices.Equal(roles[0].Users, []string{"admin"}) || roles[1].Name != "Developer" || !slices.Equal(roles[1].Permissions, []string{models.PermUseAPITokens}) ||
 		roles[2].Builtin || len(roles[2].Users) != 0 || roles[2].Users == nil {
 		t.Fatalf("roles = %+v", roles)
+	}
+}
+
+// Every permission on the role form says in a sentence what it allows, and
+// its checkbox points to that sentence, so that a screen reader reads it
+// after the permission's name.
+func TestEveryPermissionOnTheRoleFormIsDescribed(t *testing.T) {
+	cs := startCast(t)
+	page := cs.admin.Get("/roles/new")
+	wantStatus(t, page, http.StatusOK)
+	hints := map[string]string{}
+	for _, m := range regexp.MustCompile(`<p class="hint perm-hint" id="perm-(\w+)-hint">([^<]*)</p>`).FindAllStringSubmatch(page.Body, -1) {
+		hints[m[1]] = html.UnescapeString(m[2])
+	}
+	for _, p := range models.AllPermissions {
+		hint := hints[p]
+		if len(hint) < 20 || !strings.HasSuffix(hint, ".") || strings.ToUpper(hint[:1]) != hint[:1] {
+			t.Errorf("permission %s is described as %q, want a sentence", p, hint)
+		}
+		box := regexp.MustCompile(`<input [^>]*value="` + p + `"[^>]*>`).FindString(page.Body)
+		if !strings.Contains(box, `aria-describedby="perm-`+p+`-hint"`) {
+			t.Errorf("the checkbox of %s does not point to its description: %s", p, box)
+		}
+	}
+	if len(hints) != len(models.AllPermissions) {
+		t.Errorf("the form describes %d permissions, want the %d there are", len(hints), len(models.AllPermissions))
 	}
 }
 

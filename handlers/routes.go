@@ -77,6 +77,10 @@ func (h *Handlers) engine() *gin.Engine {
 	// A leaf's own status: anyone signed in may see it and ask for a retry.
 	signedIn.GET("/leaf", h.leafStatusPage)
 	signedIn.POST("/leaf/retry", h.leafRetry)
+	// Everyone's own account: no permission, and only ever their own.
+	signedIn.GET("/profile", h.profilePage)
+	signedIn.POST("/profile/password", h.profilePassword)
+	signedIn.POST("/profile/sessions/sign-out-others", h.profileSignOutOthers)
 
 	// HTML forms can only GET and POST, so updates are POST /x/:id and
 	// deletes POST /x/:id/delete; htmx posts to the same URLs.

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -152,24 +151,14 @@ func (h *Handlers) updateUser(c *gin.Context, id uint, ch models.UserChanges) (*
 		// A new password set by an administrator usually means "lock the
 		// old holder out"; deactivation ends every session. The acting
 		// user's own session survives changing their own password.
-		if err := h.endSessions(ctx, id, h.sessions.Token(ctx)); err != nil {
+		// identify already refuses a deactivated user on each request;
+		// ending the sessions as well means re-activating the account
+		// later does not bring the old sessions back to life.
+		if _, err := models.EndUserSessions(ctx, h.db, id, h.sessions.GetString(ctx, sessionID)); err != nil {
 			h.log.Error("end sessions of user", "user_id", id, "err", err)
 		}
 	}
 	return u, nil
-}
-
-// endSessions destroys every session of userID except the one whose token
-// is keep. identify already refuses a deactivated user on each request;
-// destroying the sessions as well means re-activating the account later
-// does not bring the old sessions back to life.
-func (h *Handlers) endSessions(ctx context.Context, userID uint, keep string) error {
-	return h.sessions.Iterate(ctx, func(sctx context.Context) error {
-		if h.sessions.GetInt(sctx, sessionUserID) != int(userID) || h.sessions.Token(sctx) == keep {
-			return nil
-		}
-		return h.sessions.Destroy(sctx)
-	})
 }
 
 // userFormProblem re-shows the user form with the messages err carries,

@@ -214,10 +214,12 @@ func TestEditUserEmailRolesAndActive(t *testing.T) {
 	wantStatus(t, cs.admin.PostForm("/users/999", editForm("x@example.com", true)), http.StatusNotFound)
 }
 
+// sessionRows counts the sessions recorded as signed in (user_sessions):
+// a session without its row is refused on its next request.
 func sessionRows(t *testing.T, srv *knottest.Instance) int64 {
 	t.Helper()
 	var n int64
-	if err := srv.Server.DB().Table("sessions").Count(&n).Error; err != nil {
+	if err := srv.Server.DB().Table("user_sessions").Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -241,7 +243,8 @@ func TestDeactivatingAUserEndsTheirSessionsAtOnce(t *testing.T) {
 	if res.Header.Get("HX-Redirect") != "/users" {
 		t.Fatalf("deactivate: %d %q %s", res.StatusCode, res.Header.Get("HX-Redirect"), res.Body)
 	}
-	// Both sessions are gone from the store, not merely refused later...
+	// Both sessions are ended for good, not merely refused while the
+	// account is off...
 	if after := sessionRows(t, cs.srv); after != before-2 {
 		t.Fatalf("sessions %d → %d, want the developer's two destroyed", before, after)
 	}

@@ -406,3 +406,47 @@ func LoadIdentity(ctx context.Context, db *gorm.DB, id uint) (*Identity, error) 
 	}
 	return ident, nil
 }
+
+// ChangeOwnPassword sets user id's password to pw once current matches the
+// stored one. Every problem comes back as FieldErrors keyed by the profile
+// form's fields (current, password, confirm), all of them at once.
+//
+// The stored hash is replaced only if it is still the one current was
+// checked against, so a change made meanwhile elsewhere (an administrator
+// setting the password) is not silently overwritten.
+func ChangeOwnPassword(ctx context.Context, db *gorm.DB, id uint, current, pw, confirm string, now time.Time) error {
+	u, err := UserByID(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	errs := FieldErrors{}
+	switch {
+	case current == "":
+		// The same bcrypt work as a wrong password.
+		CheckPassword("", current)
+		errs["current"] = "Enter your current password."
+	case !CheckPassword(u.PasswordHash, current):
+		errs["current"] = "That is not your current password."
+	}
+	if msg := ValidatePassword(pw); msg != "" {
+		errs["password"] = msg
+	} else if pw != confirm {
+		errs["confirm"] = "The passwords do not match."
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	hash, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	res := db.WithContext(ctx).Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
+		Updates(map[string]any{"password_hash": hash, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("change the password of user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return FieldErrors{"current": "Your password was changed elsewhere just now; type the new current password."}
+	}
+	return nil
+}

@@ -70,6 +70,27 @@ func TestASessionMadeOnOneServerWorksOnEveryOther(t *testing.T) {
 	}
 }
 
+// Ending a session is a row deleted in the shared database: the other
+// servers refuse it on its very next request, with nothing to wait for.
+func TestASessionEndedOnOneServerIsRefusedByEveryOtherAtOnce(t *testing.T) {
+	cl := startCluster(t, 2)
+	a, b := cl.servers[0], cl.servers[1]
+	here := a.SetupAdmin()
+	there := a.Login(knottest.AdminEmail, knottest.AdminPassword)
+	if res := on(there, b).Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the second browser on B = %d", res.StatusCode)
+	}
+	if res := on(here, a).PostForm("/profile/sessions/sign-out-others", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere else on A = %d: %s", res.StatusCode, res.Body)
+	}
+	if res := on(there, b).Get("/api/users/whoami"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("B still serves the session ended on A: %d", res.StatusCode)
+	}
+	if res := on(here, b).Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
+		t.Fatalf("B refuses the session that stayed: %d", res.StatusCode)
+	}
+}
+
 func TestATokenWorksOnEveryServerAndItsRevocationReachesAllAtOnce(t *testing.T) {
 	cl := startCluster(t, 2)
 	a, b := cl.servers[0], cl.servers[1]

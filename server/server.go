@@ -306,18 +306,19 @@ func (s *Server) Reload(next config.Config) (notes []string, err error) {
 	}
 	cur := s.cfg.Server
 	for key, changed := range map[string]bool{
-		"server.listen":               next.Server.Listen != cur.Listen,
-		"server.url":                  next.Server.URL != cur.URL,
-		"server.sqlite.path":          next.Server.SQLite.Path != cur.SQLite.Path,
-		"server.postgres":             next.Server.Postgres != cur.Postgres,
-		"server.tls":                  next.Server.TLS != cur.TLS,
-		"server.metrics.listen":       next.Server.Metrics != cur.Metrics,
-		"server.cluster":              next.Server.Cluster != cur.Cluster,
-		"server.ui":                   next.Server.UI != cur.UI,
-		"server.zone":                 next.Server.Zone != cur.Zone,
-		"server.encrypt":              next.Server.Encrypt != "" && next.Server.Encrypt != cur.Encrypt,
-		"server.session_idle_timeout": next.Server.SessionIdleTimeout != cur.SessionIdleTimeout,
-		"server.setup_from_loopback":  next.Server.SetupFromLoopback != cur.SetupFromLoopback,
+		"server.listen":                next.Server.Listen != cur.Listen,
+		"server.url":                   next.Server.URL != cur.URL,
+		"server.sqlite.path":           next.Server.SQLite.Path != cur.SQLite.Path,
+		"server.postgres":              next.Server.Postgres != cur.Postgres,
+		"server.tls":                   next.Server.TLS != cur.TLS,
+		"server.metrics.listen":        next.Server.Metrics != cur.Metrics,
+		"server.cluster":               next.Server.Cluster != cur.Cluster,
+		"server.ui":                    next.Server.UI != cur.UI,
+		"server.zone":                  next.Server.Zone != cur.Zone,
+		"server.encrypt":               next.Server.Encrypt != "" && next.Server.Encrypt != cur.Encrypt,
+		"server.session_idle_timeout":  next.Server.SessionIdleTimeout != cur.SessionIdleTimeout,
+		"server.setup_from_loopback":   next.Server.SetupFromLoopback != cur.SetupFromLoopback,
+		"server.max_sessions_per_user": next.Server.MaxSessionsPerUser != cur.MaxSessionsPerUser,
 	} {
 		if changed {
 			notes = append(notes, key+" changed; it takes effect at the next restart")

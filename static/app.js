@@ -15,11 +15,14 @@
     return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
   }
 
-  function announce(el, text) {
+  // announce says how a copy went; a failure is coloured as an error, so
+  // that the green of "Copied" means success and nothing else.
+  function announce(el, text, failed) {
     var status = el.closest("[data-copy-scope]") || document;
     var out = status.querySelector("[data-copy-status]") || document.querySelector("[data-copy-status]");
     if (out) {
       out.textContent = text;
+      out.classList.toggle("failed", !!failed);
       clearTimeout(out._knotTimer);
       out._knotTimer = setTimeout(function () { out.textContent = ""; }, 4000);
     }
@@ -82,7 +85,7 @@
     (url ? copyFetched(url) : copyText(el.getAttribute("data-copy"))).then(
       function () { announce(el, "Copied " + (el.getAttribute("data-copy-label") || "to the clipboard")); },
       function () {
-        announce(el, url ? "Copy failed: click the masked token to open it and copy it by hand" : "Copy failed: select the token and copy it by hand");
+        announce(el, url ? "Copy failed: click the masked token to open it and copy it by hand" : "Copy failed: select the token and copy it by hand", true);
       }
     );
   });
