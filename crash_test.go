@@ -51,9 +51,11 @@ func TestAServerKilledWhileCreatingTokensLosesNoConfirmedTokenAndNoIntegrity(t *
 	base := "http://" + addr
 	dbPath := filepath.Join(dir, "data", "knot.db")
 	cfgPath := filepath.Join(dir, "knot.toml")
+	// max_tokens_per_user: the test makes up to 1,000 tokens, the default cap.
 	err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[server]
 listen = %q
 url = %q
+max_tokens_per_user = 100000
 [server.tls]
 use_tls = false
 [server.sqlite]

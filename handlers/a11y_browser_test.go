@@ -94,6 +94,10 @@ func TestEveryPagePassesAxeInBothThemes(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#new-token-value")),
 		waitFor(`!!document.querySelector("#token-rows tr.token-row")`),
 	)
+	check("the API Tokens page asking to delete a token in a dialog",
+		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS("dialog#confirm-dialog[open]")),
+	)
 	tok := listTokens(t, admin)[0]
 	visit("a token's own page", path("/api-tokens/%d", tok.ID), "#token-value")
 	visit("a token's delete confirmation", path("/api-tokens/%d/delete", tok.ID), "main form")
@@ -156,10 +160,10 @@ func TestTheToggledThemesAreTheSystemThemes(t *testing.T) {
 		if system["color-scheme"] != "light dark" || system["--ok"] == "" {
 			t.Fatalf("the %s system theme reads %v", theme, system)
 		}
-		// The toggle sets data-theme; the system says the opposite.
-		b.do(t, "toggle against the system",
+		// The theme choice sets data-theme; the system says the opposite.
+		b.do(t, "choose the theme against the system",
 			knottest.UseTheme(other[theme]),
-			chromedp.Click(chromedp.CSS("[data-theme-toggle]")),
+			chooseTheme(string(theme)),
 		)
 		if got := b.eval(t, `document.documentElement.dataset.theme`); got != string(theme) {
 			t.Fatalf("after the toggle data-theme = %q, want %q", got, theme)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/knot-dev/knot/knottest"
 )
@@ -189,27 +191,58 @@ func TestBrowserSearchFiltersAsYouType(t *testing.T) {
 	}
 }
 
-// Delete asks first (hx-confirm); cancelling keeps the row, confirming
-// removes it without a page load.
-func TestBrowserDeleteAsksThenRemovesTheRow(t *testing.T) {
+// Delete asks first in a <dialog> (hx-confirm, opened by static/app.js,
+// never the browser's confirm()): it names the template and takes focus;
+// Escape and Cancel keep the row and give focus back to Delete; confirming
+// removes the row without a page load.
+func TestBrowserDeleteAsksInADialogThenRemovesTheRow(t *testing.T) {
 	cs := startCast(t)
 	doomed := createTemplate(t, cs.admin, map[string]any{"name": "Doomed"})
 	b := startBrowser(t)
 	b.signIn(t, cs.srv)
 	row := path("#local-template-%d", doomed.ID)
+	del := row + " button.danger"
+	want := "Delete the template “Doomed”? This cannot be undone."
+	openDialog := func(what string) {
+		t.Helper()
+		b.do(t, what,
+			chromedp.Poll[chromedp.Void](`document.readyState === "complete" && !!window.htmx`),
+			chromedp.Click(chromedp.CSS(del)),
+			chromedp.WaitVisible(chromedp.CSS("dialog#confirm-dialog[open]")),
+		)
+		if got := b.eval(t, `document.getElementById("confirm-dialog-title").textContent + " " + document.getElementById("confirm-dialog-text").textContent`); got != want {
+			t.Fatalf("the dialog says %q, want %q", got, want)
+		}
+		if got := b.eval(t, `document.getElementById("confirm-dialog-title").textContent`); got != "Delete the template “Doomed”?" {
+			t.Fatalf("the dialog's title is %q", got)
+		}
+		if got := b.eval(t, `String(document.getElementById("confirm-dialog").matches(":modal") && document.getElementById("confirm-dialog").contains(document.activeElement))`); got != "true" {
+			t.Fatal("the dialog is not modal or focus did not move into it")
+		}
+	}
+	focusBack := func(what string) {
+		t.Helper()
+		b.do(t, what,
+			chromedp.WaitNotPresent(chromedp.CSS("dialog#confirm-dialog[open]")),
+			chromedp.Poll[chromedp.Void](`document.activeElement === document.querySelector(`+strconv.Quote(del)+`)`, chromedp.WithPollingTimeout(5*time.Second)),
+			chromedp.Sleep(200*time.Millisecond),
+			chromedp.WaitVisible(chromedp.CSS(row)),
+		)
+		wantStatus(t, cs.admin.Get(path("/api/templates/%d", doomed.ID)), http.StatusOK)
+	}
 
-	b.confirm <- false
-	b.do(t, "cancel the delete",
-		chromedp.Evaluate[chromedp.Void](markPage),
-		chromedp.Click(chromedp.CSS(row+" button.danger")),
-		chromedp.Sleep(300*time.Millisecond),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-	)
-	wantStatus(t, cs.admin.Get(path("/api/templates/%d", doomed.ID)), http.StatusOK)
+	b.do(t, "mark the page", chromedp.Evaluate[chromedp.Void](markPage))
+	openDialog("open the dialog")
+	b.do(t, "Escape", chromedp.KeyEvent(kb.Escape))
+	focusBack("Escape closes the dialog and focus returns to Delete")
 
-	b.confirm <- true
+	openDialog("open the dialog again")
+	b.do(t, "Cancel", chromedp.Click(chromedp.CSS("#confirm-dialog [data-dialog-cancel]")))
+	focusBack("Cancel closes the dialog and focus returns to Delete")
+
+	openDialog("open the dialog a third time")
 	b.do(t, "confirm the delete",
-		chromedp.Click(chromedp.CSS(row+" button.danger")),
+		chromedp.Click(chromedp.CSS("#confirm-dialog [data-dialog-confirm]")),
 		chromedp.WaitNotPresent(chromedp.CSS(row)),
 	)
 	if m := b.eval(t, `window.knotMarker`); m != "same page" {
@@ -219,9 +252,8 @@ func TestBrowserDeleteAsksThenRemovesTheRow(t *testing.T) {
 	b.mu.Lock()
 	dialogs := slices.Clone(b.dialogs)
 	b.mu.Unlock()
-	want := "Delete the template “Doomed”? This cannot be undone."
-	if len(dialogs) != 2 || dialogs[0] != want || dialogs[1] != want {
-		t.Fatalf("dialogs = %q, want the confirmation twice", dialogs)
+	if len(dialogs) != 0 {
+		t.Fatalf("the browser's own dialogs opened: %q", dialogs)
 	}
 	b.checkPage(t)
 }

@@ -70,7 +70,7 @@ func TestTheProfileNeedsASignedInUserAndServesEveryoneTheirOwn(t *testing.T) {
 		t.Run(who.name, func(t *testing.T) {
 			res := who.c.Get("/profile")
 			wantStatus(t, res, http.StatusOK)
-			wantBody(t, res, `<a href="/profile" aria-current="page">Profile</a>`, "<dd>"+who.username+"</dd>", "<dd>"+who.mail+"</dd>",
+			wantBody(t, res, `<a href="/profile" aria-current="page"><span class="icon icon-user" aria-hidden="true"></span>Profile</a>`, "<dd>"+who.username+"</dd>", "<dd>"+who.mail+"</dd>",
 				`name="current"`, "this session", "No other browser is signed in as you.")
 			// Nobody sees another user's sessions.
 			for _, other := range []string{"dev@example.com", "nobody@example.com", knottest.AdminEmail} {

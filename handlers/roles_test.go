@@ -55,7 +55,7 @@ func TestRolesPageListsRolesWithPermissionsAndHolders(t *testing.T) {
 	wantBody(t, page, "<strong>Admin</strong> <span class=\"badge\">built-in</span>", "<strong>Developer</strong>",
 		`title="Create, edit and delete roles and choose what each may do.">manage_roles</span>`,
 		`title="Create API tokens, with which scripts, the CLI and leaf nodes act as the user.">use_api_tokens</span>`,
-		"<td>admin</td>", "<td>dev</td>", `<span class="muted">nobody</span>`,
+		`<td data-label="Held by">admin</td>`, `<td data-label="Held by">dev</td>`, `<span class="muted">nobody</span>`,
 		"Ops &lt;i&gt;team&lt;/i&gt;", `hx-confirm="Delete the role “Ops &lt;i&gt;team&lt;/i&gt;”?"`, `href="/roles/new"`)
 	wantNoBody(t, page, "<i>team</i>")
 	// Built-in roles have no delete button; the custom one has.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/knot-dev/knot/knottest"
@@ -148,31 +147,19 @@ func TestTokenJourneyInABrowser(t *testing.T) {
 		t.Fatalf("whoami with the copied token = %d %s", res.StatusCode, res.Body)
 	}
 
-	// Delete, accepting the confirmation that names the token.
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	asked := make(chan string, 1)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			asked <- ev.Message
-			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) //nolint:errcheck // a failure shows as the row staying
-			return
-		}
-	}()
-	step("delete and confirm",
+	// Delete, accepting the confirmation (a <dialog>, not confirm()) that
+	// names the token.
+	step("delete asks",
 		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`dialog#confirm-dialog[open]`)),
+	)
+	if msg := eval("the question", `document.getElementById("confirm-dialog").textContent`); !strings.Contains(msg, "“Leaf Test”") {
+		t.Fatalf("the confirmation %q does not name the token", msg)
+	}
+	step("confirm",
+		chromedp.Click(chromedp.CSS(`#confirm-dialog [data-dialog-confirm]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`#token-rows tr.token-row`)),
 	)
-	select {
-	case msg := <-asked:
-		if !strings.Contains(msg, "“Leaf Test”") {
-			t.Fatalf("the confirmation %q does not name the token", msg)
-		}
-	default:
-		t.Fatal("the row went without a confirmation")
-	}
 	if got := eval("read the marker", `String(window.knotNoReload)`); got != "same page" {
 		t.Fatal("deleting the token reloaded the page")
 	}

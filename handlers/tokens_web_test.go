@@ -77,10 +77,10 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 	}{
 		{usedRow, ">Leaf Test</td>", "name"},
 		{usedRow, "<code>" + used[:8] + "…</code>", "masked token"},
-		{usedRow, `datetime="2026-11-02T09:00:00Z">2026-11-02 09:00 UTC</time>`, "created"},
-		{usedRow, `datetime="2026-11-05T10:00:00Z">2026-11-05 10:00 UTC</time>`, "last used"},
+		{usedRow, `datetime="2026-11-02T09:00:00Z" title="2026-11-02 09:00 UTC" tabindex="0">5 days ago</time>`, "created, relative with the exact time on hover"},
+		{usedRow, `datetime="2026-11-05T10:00:00Z" title="2026-11-05 10:00 UTC" tabindex="0">2 days ago</time>`, "last used, relative with the exact time on hover"},
 		{usedRow, ">12 days</time>", "expires in (14 days from the use, 2 days ago)"},
-		{idleRow, "<td>never</td>", "last used: never"},
+		{idleRow, `<td data-label="Last used">never</td>`, "last used: never"},
 		{idleRow, ">12 days</time>", "expires in (created 2 days ago)"},
 	}
 	for _, c := range checks {

@@ -79,7 +79,7 @@ func TestUsersPageListsUsers(t *testing.T) {
 		"mallory+&lt;b&gt;x&lt;/b&gt;@example.com")
 	wantNoBody(t, page, "$2a$", "password_hash", "<b>x</b>")
 	// Signed-in users have a last sign-in time; a user who never signed in says so.
-	wantBody(t, page, "2026-11-02 09:00 UTC", "<td>never</td>")
+	wantBody(t, page, "2026-11-02 09:00 UTC", `<td data-label="Last sign-in">never</td>`)
 }
 
 func TestCreateUserWithTheForm(t *testing.T) {

@@ -69,9 +69,9 @@ const (
 var Themes = []Theme{Light, Dark}
 
 // UseTheme shows the page in theme the way a visitor's system preference
-// would (prefers-color-scheme), with no theme of its own chosen by the
-// toggle, so that the stylesheet's media query is what is checked; the
-// toggle's data-theme copies of the colours are held to the same values
+// would (prefers-color-scheme), with no theme of its own chosen in the
+// Theme select, so that the stylesheet's media query is what is checked; the
+// select's data-theme copies of the colours are held to the same values
 // by a test of their own.
 func UseTheme(theme Theme) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {

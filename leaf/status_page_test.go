@@ -206,7 +206,7 @@ func TestTheLeafStatusPageShowsTheLinkAndWhatIsCached(t *testing.T) {
 	})
 	wantCode(t, "GET /leaf", res, http.StatusOK)
 	wantIn(t, "the leaf status page", res,
-		"<h1>Leaf Status</h1>", `<a href="/leaf" aria-current="page">Leaf Status</a>`,
+		"<h1>Leaf Status</h1>", `<a href="/leaf" aria-current="page"><span class="icon icon-activity" aria-hidden="true"></span>Leaf Status</a>`,
 		"Connected", "<code>connected</code>", "Connected to the origin "+p.origin.URL,
 		p.origin.URL, spare, "in use", "origin-zone",
 		"Feed cursor", ">"+strconv.FormatInt(cursor, 10)+"<",
