@@ -75,7 +75,7 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 	checks := []struct {
 		row, want, what string
 	}{
-		{usedRow, ">Leaf Test</td>", "name"},
+		{usedRow, ">Leaf Test</span></td>", "name"},
 		{usedRow, "<code>" + used[:8] + "…</code>", "masked token"},
 		{usedRow, `datetime="2026-11-02T09:00:00Z" title="2026-11-02 09:00 UTC" tabindex="0">5 days ago</time>`, "created, relative with the exact time on hover"},
 		{usedRow, `datetime="2026-11-05T10:00:00Z" title="2026-11-05 10:00 UTC" tabindex="0">2 days ago</time>`, "last used, relative with the exact time on hover"},
@@ -300,7 +300,7 @@ func TestTokenNameValidationKeepsWhatWasTyped(t *testing.T) {
 	}
 	page := admin.Get("/api-tokens").Body
 	row := rowOf(page, list[0].ID)
-	if strings.Contains(page, "<img src=x") || !strings.Contains(row, ">"+html.EscapeString(name)+"</td>") {
+	if strings.Contains(page, "<img src=x") || !strings.Contains(row, ">"+html.EscapeString(name)+"</span></td>") {
 		t.Fatalf("the name is not shown escaped in the row:\n%s", row)
 	}
 	if got := attr(row, "hx-confirm"); got != "Delete the token “"+name+"”? Anything using it stops working at once." {
@@ -411,3 +411,17 @@ func TestDatabaseHoldsNoPlaintextToken(t *testing.T) {
 }
 
 func base64URL(s string) ([]byte, error) { return base64.URLEncoding.DecodeString(s) }
+
+// A long token name is cut to one line in the list, whole in its title and
+// on focus (the cell's span takes the keyboard), so rows stay one line.
+func TestALongTokenNameStaysOneLineWithTheWholeNameOnHover(t *testing.T) {
+	srv := knottest.Start(t, knottest.Config(t))
+	admin := srv.SetupAdmin()
+	long := strings.Repeat("a very long token name ", 10)
+	admin.CreateAPIToken(long)
+	page := admin.Get("/api-tokens")
+	want := `<span class="truncate" title="` + strings.TrimSpace(long) + `" tabindex="0">`
+	if !strings.Contains(page.Body, want) {
+		t.Fatalf("the long name is not in a truncating span with its full title")
+	}
+}
