@@ -43,7 +43,7 @@ const (
 
 func (h *Handlers) leafFeed(c *gin.Context) {
 	if h.hub == nil {
-		h.fail(c, http.StatusNotFound, "There is nothing at this address.")
+		h.notFound(c)
 		return
 	}
 	ctx := c.Request.Context()
