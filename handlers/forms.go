@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
-	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
@@ -13,21 +13,47 @@ import (
 
 const sessionNotice = "notice"
 
-// parseForm reads a url-encoded form of at most limit bytes. Gin's
+// readForm reads a url-encoded form of at most limit bytes. Gin's
 // PostForm swallows parse errors (a too-large body would read as an empty
-// form), so the size is checked here and answered with 413.
-func (h *Handlers) parseForm(c *gin.Context, limit int64) bool {
+// form), so the size is checked here and refused with 413.
+func readForm(c *gin.Context, limit int64) error {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	if err := c.Request.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB; shorten what you entered.", limit>>10))
-			return false
+			return &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB; shorten what you entered.", limit>>10)}
 		}
-		h.fail(c, http.StatusBadRequest, "The form could not be read; reload the page and try again.")
+		return badRequest("The form could not be read; reload the page and try again.")
+	}
+	return nil
+}
+
+// parseForm is readForm for handlers that answer their own errors.
+func (h *Handlers) parseForm(c *gin.Context, limit int64) bool {
+	if err := readForm(c, limit); err != nil {
+		h.answerError(c, err)
 		return false
 	}
 	return true
+}
+
+// formInput is an input type that a posted form can fill as well as a
+// JSON body: one type per resource, whichever way it arrives.
+type formInput interface {
+	fromForm(form url.Values)
+}
+
+// bind fills in from the request: from a JSON body under /api/, from a
+// form otherwise; at most limit bytes either way.
+func bind(c *gin.Context, in formInput, limit int64) error {
+	if isAPI(c) {
+		return readJSON(c, in, limit)
+	}
+	if err := readForm(c, limit); err != nil {
+		return err
+	}
+	in.fromForm(c.Request.PostForm)
+	return nil
 }
 
 // setNotice keeps a one-time message for the next page this browser shows.
@@ -40,31 +66,8 @@ func (h *Handlers) popNotice(c *gin.Context) string {
 	return h.sessions.PopString(c.Request.Context(), sessionNotice)
 }
 
-// renderForm re-shows a form with its messages: htmx swaps only 2xx
-// answers, so the fragment goes back with 200; a full page says what went
-// wrong in its status.
-func (h *Handlers) renderForm(c *gin.Context, status int, fragment, page templ.Component) {
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, fragment)
-		return
-	}
-	h.render(c, status, page)
-}
-
-// formErrors turns a refusal from models into the messages a form shows
-// beside its fields ("" is the form as a whole) and the status for a
-// full-page answer. ok is false for any other error.
+// formErrors is refusal for the handlers that still show their own forms.
 func formErrors(err error) (errs models.FieldErrors, status int, ok bool) {
-	var fe models.FieldErrors
-	var conflict *models.ConflictError
-	var forbidden *models.ForbiddenError
-	switch {
-	case errors.As(err, &fe):
-		return fe, http.StatusUnprocessableEntity, true
-	case errors.As(err, &conflict):
-		return models.FieldErrors{conflict.Field: conflict.Message}, http.StatusConflict, true
-	case errors.As(err, &forbidden):
-		return models.FieldErrors{forbidden.Field: forbidden.Message}, http.StatusForbidden, true
-	}
-	return nil, 0, false
+	status, _, errs, ok = refusal(err)
+	return errs, status, ok
 }

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -96,4 +97,18 @@ func path(format string, args ...any) string { return fmt.Sprintf(format, args..
 func isFragment(res *knottest.Response) bool {
 	lower := strings.ToLower(res.Body)
 	return !strings.Contains(lower, "<html") && !strings.Contains(lower, "<!doctype")
+}
+
+// variesOnHTMX reports whether an answer says it differs between a page
+// load and an htmx swap (other Vary values, like the session's Cookie, may
+// stand beside it).
+func variesOnHTMX(h http.Header) bool {
+	for _, v := range h.Values("Vary") {
+		for _, part := range strings.Split(v, ",") {
+			if strings.TrimSpace(part) == "HX-Request" {
+				return true
+			}
+		}
+	}
+	return false
 }

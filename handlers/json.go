@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,38 +28,41 @@ func overlay[T any](dst *T, src *T) {
 	}
 }
 
-// decodeJSON reads the request body (at most limit bytes) as one JSON
+// readJSON reads the request body (at most limit bytes) as one JSON
 // object into v. Unknown fields, wrong types, trailing data and oversized
-// bodies are refused with a 400 whose message names the problem; it returns
-// false after answering.
-func (h *Handlers) decodeJSON(c *gin.Context, v any, limit int64) bool {
+// bodies are refused with a 400 whose message names the problem.
+func readJSON(c *gin.Context, v any, limit int64) error {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		h.fail(c, http.StatusBadRequest, fmt.Sprintf("The request body is larger than %d KiB.", limit>>10))
-		return false
+		return badRequest(fmt.Sprintf("The request body is larger than %d KiB.", limit>>10))
 	}
 	if err != nil {
-		h.fail(c, http.StatusBadRequest, "The request body could not be read.")
-		return false
+		return badRequest("The request body could not be read.")
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		h.fail(c, http.StatusBadRequest, "The request body is empty; send a JSON object.")
-		return false
+		return badRequest("The request body is empty; send a JSON object.")
 	}
 	if trimmed[0] != '{' {
-		h.fail(c, http.StatusBadRequest, "The request body must be a JSON object, like {\"name\": \"…\"}.")
-		return false
+		return badRequest("The request body must be a JSON object, like {\"name\": \"…\"}.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		h.fail(c, http.StatusBadRequest, jsonProblem(err))
-		return false
+		return badRequest(jsonProblem(err))
 	}
 	if dec.More() {
-		h.fail(c, http.StatusBadRequest, "The request body holds more than one JSON value; send exactly one object.")
+		return badRequest("The request body holds more than one JSON value; send exactly one object.")
+	}
+	return nil
+}
+
+// decodeJSON is readJSON for handlers that answer their own errors: it
+// answers the refusal and reports whether decoding worked.
+func (h *Handlers) decodeJSON(c *gin.Context, v any, limit int64) bool {
+	if err := readJSON(c, v, limit); err != nil {
+		h.answerError(c, err)
 		return false
 	}
 	return true
@@ -107,45 +109,26 @@ func describeType(t reflect.Type) string {
 	return "a " + t.Kind().String()
 }
 
-// apiRefusal answers err if it is one of the errors models return for the user
-// to read (validation, conflict, permission, not found) and reports whether
-// it did. API callers get JSON {"error", "fields"}; forms are the caller's
-// business (see formErrors).
+// apiRefusal answers err if it is one of the errors models return for the
+// user to read (validation, conflict, permission, not found) and reports
+// whether it did.
 func (h *Handlers) apiRefusal(c *gin.Context, err error) bool {
-	var fe models.FieldErrors
-	var conflict *models.ConflictError
-	var forbidden *models.ForbiddenError
-	switch {
-	case errors.As(err, &fe):
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": fe.Error(), "fields": fe})
-	case errors.As(err, &conflict):
-		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": conflict.Message, "fields": fieldsOf(conflict.Field, conflict.Message)})
-	case errors.As(err, &forbidden):
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": forbidden.Message, "fields": fieldsOf(forbidden.Field, forbidden.Message)})
-	case errors.Is(err, models.ErrNotFound):
-		h.notFound(c)
-	default:
+	if _, _, _, ok := refusal(err); !ok && !errors.Is(err, models.ErrNotFound) {
 		return false
 	}
+	h.answerError(c, err)
 	return true
-}
-
-func fieldsOf(field, msg string) models.FieldErrors {
-	if field == "" {
-		return models.FieldErrors{}
-	}
-	return models.FieldErrors{field: msg}
 }
 
 // pathID reads the :id parameter. A malformed id is answered with 404 (no
 // such thing exists), and false is returned.
 func (h *Handlers) pathID(c *gin.Context) (uint, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
-	if err != nil || id == 0 {
+	id, err := pathID(c)
+	if err != nil {
 		h.notFound(c)
 		return 0, false
 	}
-	return uint(id), true
+	return id, true
 }
 
 // rfc3339 formats t in UTC as the API promises.
@@ -169,4 +152,21 @@ func (h *Handlers) serverError(c *gin.Context, what string, err error) {
 	}
 	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
 	h.failErr(c, err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+}
+
+// nonNil is s, or an empty list where there is none: the API answers [] rather than null.
+func nonNil[S ~[]E, E any](s S) []E {
+	if s == nil {
+		return []E{}
+	}
+	return s
+}
+
+// mapSlice applies to to each element's address.
+func mapSlice[E, T any](list []E, to func(*E) T) []T {
+	out := make([]T, len(list))
+	for i := range list {
+		out[i] = to(&list[i])
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/htmx"
 	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
@@ -330,8 +331,6 @@ func isBackground(c *gin.Context) bool {
 
 // isHTMX reports whether the request came from htmx and wants a fragment.
 // It is the one place that tells a browser's page load from a partial swap.
-// A history-restore request comes from htmx but replaces the whole page
-// (the user went back to a URL htmx had replaced), so it gets the page.
 func isHTMX(c *gin.Context) bool {
-	return c.GetHeader("HX-Request") == "true" && c.GetHeader("HX-History-Restore-Request") != "true"
+	return htmx.IsRequest(c.Request)
 }

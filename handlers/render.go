@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/htmx"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 )
@@ -13,7 +14,7 @@ import (
 // render writes a templ component with status.
 func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Header("Vary", "HX-Request")
+	htmx.Vary(c.Writer)
 	c.Status(status)
 	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
 		h.log.Error("render page", "path", c.Request.URL.Path, "err", err)
@@ -23,7 +24,7 @@ func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
 // redirect sends the browser to target: HX-Redirect for htmx, 303 otherwise.
 func (h *Handlers) redirect(c *gin.Context, target string) {
 	if isHTMX(c) {
-		c.Header("HX-Redirect", target)
+		htmx.Redirect(c.Writer, target)
 		c.AbortWithStatus(http.StatusOK)
 		return
 	}

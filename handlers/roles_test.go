@@ -212,9 +212,9 @@ func TestBuiltinRolesKeepTheirNamesAndAdminItsPermissions(t *testing.T) {
 	}
 
 	// Through the API the refusals are spelled out.
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.AdminRoleID), map[string]any{"name": "Root"}), 400, "name: Built-in roles cannot be renamed; “Admin” keeps its name.")
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.DeveloperRoleID), map[string]any{"name": "developer"}), 400, "Built-in roles cannot be renamed")
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.AdminRoleID), map[string]any{"permissions": []string{"manage_users"}}), 400, "permissions: The Admin role always has every permission; its permissions cannot be changed.")
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.AdminRoleID), map[string]any{"name": "Root"}), 422, "name: Built-in roles cannot be renamed; “Admin” keeps its name.")
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.DeveloperRoleID), map[string]any{"name": "developer"}), 422, "Built-in roles cannot be renamed")
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.AdminRoleID), map[string]any{"permissions": []string{"manage_users"}}), 422, "permissions: The Admin role always has every permission; its permissions cannot be changed.")
 	// Sending a built-in role back unchanged is fine.
 	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/roles/%d", models.AdminRoleID), listRoles(t, cs.admin)[0]), http.StatusOK)
 
@@ -284,10 +284,10 @@ func TestRolesAPIRefusesBadBodies(t *testing.T) {
 		{"not an object", `["x"]`, 400, "must be a JSON object"},
 		{"name not a string", `{"name":true}`, 400, `Field "name" must be a string, not bool.`},
 		{"permissions not a list", `{"name":"x","permissions":"manage_users"}`, 400, `Field "permissions" must be a list of strings, not string.`},
-		{"unknown permission", `{"name":"x","permissions":["root"]}`, 400, "permissions: Unknown permission “root”"},
-		{"huge unknown permission", `{"name":"x","permissions":["` + strings.Repeat("p", 5000) + `"]}`, 400, "Unknown permission"},
+		{"unknown permission", `{"name":"x","permissions":["root"]}`, 422, "permissions: Unknown permission “root”"},
+		{"huge unknown permission", `{"name":"x","permissions":["` + strings.Repeat("p", 5000) + `"]}`, 422, "Unknown permission"},
 		{"unknown field", `{"name":"x","perms":[]}`, 400, `Unknown field "perms".`},
-		{"no name", `{"permissions":[]}`, 400, "name: Enter a name."},
+		{"no name", `{"permissions":[]}`, 422, "name: Enter a name."},
 		{"taken", `{"name":"admin"}`, 409, "A role named “admin” already exists"},
 	}
 	for _, tc := range cases {

@@ -59,7 +59,7 @@ func (h *Handlers) engine() *gin.Engine {
 	pages.POST("/logout", h.logout)
 
 	signedIn := pages.Group("/", h.requireUser)
-	signedIn.GET("/templates", h.templatesPage)
+	signedIn.GET("/templates", h.handle(h.templates))
 	// API tokens: hidden for everyone by server.ui.hide_api_tokens, else
 	// for users with use_api_tokens. Each htmx route has a plain-form twin.
 	tokens := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
@@ -86,10 +86,10 @@ func (h *Handlers) engine() *gin.Engine {
 	// deletes POST /x/:id/delete; htmx posts to the same URLs.
 	templates := signedIn.Group("/templates", h.requirePerm(models.PermManageTemplates))
 	templates.GET("/new", h.templateNewPage)
-	templates.POST("", h.templateCreate)
-	templates.GET("/:id/edit", h.templateEditPage)
-	templates.POST("/:id", h.templateUpdate)
-	templates.POST("/:id/delete", h.templateDelete)
+	templates.POST("", h.handle(h.templateCreate))
+	templates.GET("/:id/edit", h.handle(h.templateEditPage))
+	templates.POST("/:id", h.handle(h.templateUpdate))
+	templates.POST("/:id/delete", h.handle(h.templateDelete))
 
 	// Template variables: every page and API route needs manage_variables.
 	// Cluster copies on a leaf are named with ?source=cluster.
@@ -139,12 +139,12 @@ func (h *Handlers) engine() *gin.Engine {
 
 	// Reading templates is for everyone signed in (filtered by zone);
 	// writing needs manage_templates.
-	authed.GET("/templates", h.apiTemplates)
-	authed.GET("/templates/:id", h.apiTemplate)
+	authed.GET("/templates", h.handle(h.templates))
+	authed.GET("/templates/:id", h.handle(h.template))
 	apiTemplates := authed.Group("/templates", h.requirePerm(models.PermManageTemplates))
-	apiTemplates.POST("", h.apiTemplateCreate)
-	apiTemplates.PUT("/:id", h.apiTemplateUpdate)
-	apiTemplates.DELETE("/:id", h.apiTemplateDelete)
+	apiTemplates.POST("", h.handle(h.templateCreate))
+	apiTemplates.PUT("/:id", h.handle(h.templateUpdate))
+	apiTemplates.DELETE("/:id", h.handle(h.templateDelete))
 	authed.GET("/templates/:id/preview", h.apiTemplatePreview)
 
 	apiVars := authed.Group("/templatevars", h.requirePerm(models.PermManageVariables))

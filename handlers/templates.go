@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
@@ -14,9 +16,7 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-// maxTemplateFormBytes fits the largest allowed definition even when every
-// byte is percent-encoded (three bytes each), so the user gets the message
-// beside the field rather than a bare 413.
+// maxTemplateFormBytes: see maxTemplateBytes.
 const maxTemplateFormBytes = 3*models.MaxTemplateBodyBytes + 64<<10
 
 // templateFilter reads ?q= and ?all_zones= for the signed-in user. Only
@@ -32,169 +32,232 @@ func (h *Handlers) templateFilter(c *gin.Context) models.TemplateFilter {
 	}
 }
 
-// templatesPage is the list for everyone signed in; for htmx (the search
-// box) it answers with just the list fragment.
-func (h *Handlers) templatesPage(c *gin.Context) {
+// templates lists templates: for everyone, the active ones available in
+// this zone; managers also see inactive ones and may ask for all zones.
+// The API gets JSON (cached until a change), a browser the page, htmx (the
+// search box) just the list.
+func (h *Handlers) templates(c *gin.Context) error {
 	manager := webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates)
+	if isAPI(c) && c.Query("all_zones") == "true" && !manager {
+		return forbidden("all_zones=true needs the manage_templates permission; leave it out to list the templates of this zone.")
+	}
 	f := h.templateFilter(c)
+	if isAPI(c) {
+		body, err := h.templateLists.get(c.Request.Context(), f, func() (any, error) {
+			list, err := models.ListTemplates(c.Request.Context(), h.db, f)
+			return mapSlice(list, toTemplateJSON), err
+		})
+		if err != nil {
+			return failed("list templates", err)
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		return nil
+	}
 	list, err := models.ListTemplates(c.Request.Context(), h.db, f)
 	if err != nil {
-		h.serverError(c, "list templates", err)
-		return
+		return failed("list templates", err)
 	}
 	d := views.TemplateListData{
-		Templates: list,
-		Zone:      f.Zone,
-		Query:     strings.TrimSpace(f.Query),
-		AllZones:  f.AllZones,
-		Manager:   manager,
+		Templates: list, Zone: f.Zone, Query: strings.TrimSpace(f.Query), AllZones: f.AllZones, Manager: manager,
 	}
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.TemplateList(d))
-		return
+	if !isHTMX(c) {
+		d.Notice = h.popNotice(c)
 	}
-	d.Notice = h.popNotice(c)
-	h.render(c, http.StatusOK, views.TemplatesPage(d))
+	return h.page(c, views.TemplateList(d), views.TemplatesPage(d))
+}
+
+// template answers one template as JSON. To anyone without
+// manage_templates, a template that is inactive or hidden in this zone does
+// not exist.
+func (h *Handlers) template(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var t *models.Template
+	if c.Query("source") == models.SourceCluster {
+		// A leaf's copy of an origin template: its id is the origin's.
+		t, err = models.ClusterTemplateByID(c.Request.Context(), h.db, id)
+	} else {
+		t, err = models.TemplateByID(c.Request.Context(), h.db, id)
+	}
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return failed("load the template", err)
+	}
+	manager := webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates)
+	if err != nil || !manager && (!t.Active || !t.AvailableIn(h.cfg.ZoneName())) {
+		return notFoundError(fmt.Sprintf("There is no template %d in this zone.", id))
+	}
+	c.JSON(http.StatusOK, toTemplateJSON(t))
+	return nil
 }
 
 func (h *Handlers) templateNewPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.TemplateFormPage(views.TemplateForm{Active: true}))
 }
 
-func (h *Handlers) templateEditPage(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
+func (h *Handlers) templateEditPage(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
 	t, err := models.TemplateByID(c.Request.Context(), h.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
-	}
 	if err != nil {
-		h.serverError(c, "load the template", err)
-		return
+		return failed("load the template", err)
 	}
 	h.render(c, http.StatusOK, views.TemplateFormPage(views.TemplateForm{
 		ID: t.ID, Name: t.Name, Description: t.Description, Zones: strings.Join(t.Zones, "\n"), Active: t.Active, Body: t.Body,
 	}))
+	return nil
 }
 
-// templateFromForm reads the form into what the page re-shows and, when
-// the zones parse, into an input for the model.
-func templateFromForm(c *gin.Context, id uint) (views.TemplateForm, models.TemplateInput, models.FieldErrors) {
-	f := views.TemplateForm{
-		ID:          id,
-		Name:        c.PostForm("name"),
-		Description: c.PostForm("description"),
-		Zones:       c.PostForm("zones"),
-		Active:      c.PostForm("active") == "true",
-		Body:        c.PostForm("body"),
-	}
-	in := models.TemplateInput{Name: f.Name, Description: f.Description, Active: f.Active, Body: f.Body}
-	zones, msg := models.ParseZones(f.Zones)
+// templateInput is a template as a form or a JSON body sends it. Absent
+// fields are nil: a create fills in defaults, an update keeps the current
+// values (a form always sends every field). The read-only fields of
+// templateJSON are accepted and ignored, so that a script can send back
+// what it fetched; any other unknown field is refused as a likely typo.
+type templateInput struct {
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+	Zones       *[]string `json:"zones"`
+	Active      *bool     `json:"active"`
+	Body        *string   `json:"body"`
+
+	ID        json.RawMessage `json:"id"`
+	Source    json.RawMessage `json:"source"`
+	CreatedAt json.RawMessage `json:"created_at"`
+	UpdatedAt json.RawMessage `json:"updated_at"`
+
+	// zonesText is the form's zones box as typed, to show it again, and
+	// zonesProblem why it did not parse.
+	zonesText, zonesProblem string
+}
+
+func (in *templateInput) fromForm(f url.Values) {
+	name, description, body := f.Get("name"), f.Get("description"), f.Get("body")
+	active := f.Get("active") == "true"
+	in.Name, in.Description, in.Body, in.Active = &name, &description, &body, &active
+	in.zonesText = f.Get("zones")
+	zones, msg := models.ParseZones(in.zonesText)
 	if msg != "" {
-		// Report the other fields' problems too, in one round trip.
-		errs := in.Validate()
-		errs["zones"] = msg
-		return f, in, errs
+		in.zonesProblem = msg
+		return
 	}
-	in.Zones = zones
-	return f, in, nil
+	in.Zones = &zones
 }
 
-func (h *Handlers) templateCreate(c *gin.Context) {
-	if !h.parseForm(c, maxTemplateFormBytes) {
-		return
+// over lays the fields present in the input over cur. A zones box that did
+// not parse is reported with the other fields' problems, in one round trip.
+func (in *templateInput) over(cur models.TemplateInput) (models.TemplateInput, error) {
+	overlay(&cur.Name, in.Name)
+	overlay(&cur.Description, in.Description)
+	overlay(&cur.Zones, in.Zones)
+	overlay(&cur.Active, in.Active)
+	overlay(&cur.Body, in.Body)
+	if in.zonesProblem != "" {
+		errs := cur.Validate()
+		errs["zones"] = in.zonesProblem
+		return cur, errs
 	}
-	f, in, errs := templateFromForm(c, 0)
-	var err error
+	return cur, nil
+}
+
+// form is the template form showing what was typed, with errs.
+func (in *templateInput) form(id uint, m models.TemplateInput) func(models.FieldErrors) (templ.Component, templ.Component) {
+	return func(errs models.FieldErrors) (templ.Component, templ.Component) {
+		f := views.TemplateForm{
+			ID: id, Name: m.Name, Description: m.Description, Zones: in.zonesText, Active: m.Active, Body: m.Body, Errors: errs,
+		}
+		return views.TemplateEditor(f), views.TemplateFormPage(f)
+	}
+}
+
+func (h *Handlers) templateCreate(c *gin.Context) error {
+	var in templateInput
+	if err := bind(c, &in, maxTemplateBytes(c)); err != nil {
+		return err
+	}
+	m, err := in.over(models.TemplateInput{Active: true})
 	var t *models.Template
-	if errs == nil {
-		t, err = models.CreateTemplate(c.Request.Context(), h.db, in, h.now().UTC())
+	if err == nil {
+		t, err = models.CreateTemplate(c.Request.Context(), h.db, m, h.now().UTC())
 	}
-	if h.templateFormProblem(c, f, errs, err) {
-		return
+	if err != nil {
+		return withForm(failed("create the template", err), in.form(0, m))
 	}
 	h.log.Info("template created", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	h.setNotice(c, fmt.Sprintf("Template “%s” created.", t.Name))
-	h.redirect(c, "/templates")
+	return h.saved(c, http.StatusCreated, toTemplateJSON(t), fmt.Sprintf("Template “%s” created.", t.Name), "/templates")
 }
 
-func (h *Handlers) templateUpdate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok || !h.parseForm(c, maxTemplateFormBytes) {
-		return
+func (h *Handlers) templateUpdate(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
-	f, in, errs := templateFromForm(c, id)
-	var err error
+	if err := clusterTemplateRefused(c); err != nil {
+		return err
+	}
+	var in templateInput
+	if err := bind(c, &in, maxTemplateBytes(c)); err != nil {
+		return err
+	}
+	cur, err := models.TemplateByID(c.Request.Context(), h.db, id)
+	if err != nil {
+		return failed("load the template", err)
+	}
+	m, err := in.over(models.TemplateInput{Name: cur.Name, Description: cur.Description, Zones: cur.Zones, Active: cur.Active, Body: cur.Body})
 	var t *models.Template
-	if errs == nil {
-		t, err = models.UpdateTemplate(c.Request.Context(), h.db, id, in, h.now().UTC())
+	if err == nil {
+		t, err = models.UpdateTemplate(c.Request.Context(), h.db, id, m, h.now().UTC())
 	}
-	if h.templateFormProblem(c, f, errs, err) {
-		return
+	if err != nil {
+		return withForm(failed("update the template", err), in.form(id, m))
 	}
 	h.log.Info("template updated", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	h.setNotice(c, fmt.Sprintf("Template “%s” saved.", t.Name))
-	h.redirect(c, "/templates")
+	return h.saved(c, http.StatusOK, toTemplateJSON(t), fmt.Sprintf("Template “%s” saved.", t.Name), "/templates")
 }
 
-// templateFormProblem re-shows the form with its messages when parsing or
-// the model refused, answers other errors, and reports whether it answered.
-func (h *Handlers) templateFormProblem(c *gin.Context, f views.TemplateForm, errs models.FieldErrors, err error) bool {
-	status := http.StatusUnprocessableEntity
-	switch {
-	case errs != nil:
-	case err == nil:
-		return false
-	case errors.Is(err, models.ErrNotFound):
-		h.notFound(c)
-		return true
-	default:
-		var ok bool
-		if errs, status, ok = formErrors(err); !ok {
-			h.serverError(c, "save the template", err)
-			return true
-		}
+// templateDelete removes a template. In a browser, a template someone else
+// deleted first counts as deleted: what the person wanted is true.
+func (h *Handlers) templateDelete(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
-	f.Errors = errs
-	h.renderForm(c, status, views.TemplateEditor(f), views.TemplateFormPage(f))
-	return true
-}
-
-// templateDelete removes a template. htmx gets 200 with an empty body so
-// the row disappears; a plain form goes back to the list.
-func (h *Handlers) templateDelete(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
+	if err := clusterTemplateRefused(c); err != nil {
+		return err
 	}
 	t, err := models.TemplateByID(c.Request.Context(), h.db, id)
 	if err == nil {
 		err = models.DeleteTemplate(c.Request.Context(), h.db, id)
 	}
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		// Someone else deleted it first: what the user wanted is true.
-		if isHTMX(c) {
-			c.Status(http.StatusOK)
-			return
-		}
-		h.setNotice(c, "That template had already been deleted.")
-		h.redirect(c, "/templates")
-		return
-	case err != nil:
-		h.serverError(c, "delete the template", err)
-		return
+	if errors.Is(err, models.ErrNotFound) && !isAPI(c) {
+		return h.deleted(c, id, "That template had already been deleted.", "/templates")
+	}
+	if err != nil {
+		return failed("delete the template", err)
 	}
 	h.log.Info("template deleted", "template_id", id, "by", webctx.Identity(c.Request.Context()).ID)
-	if isHTMX(c) {
-		c.Status(http.StatusOK)
-		return
+	return h.deleted(c, id, fmt.Sprintf("Template “%s” deleted.", t.Name), "/templates")
+}
+
+// clusterTemplateRefused refuses a write to a cluster template
+// (?source=cluster): on a leaf those are the origin's, read-only here.
+func clusterTemplateRefused(c *gin.Context) error {
+	if c.Query("source") != models.SourceCluster {
+		return nil
 	}
-	h.setNotice(c, fmt.Sprintf("Template “%s” deleted.", t.Name))
-	h.redirect(c, "/templates")
+	return forbidden("Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
+}
+
+// maxTemplateBytes bounds a template's body: the largest allowed definition
+// fits even when every byte is escaped (three bytes each in a form, two in
+// JSON), so the person gets the message beside the field, not a bare 413.
+func maxTemplateBytes(c *gin.Context) int64 {
+	if isAPI(c) {
+		return maxJSONBytes
+	}
+	return maxTemplateFormBytes
 }
 
 // templateJSON is the API shape of a template (README: JSON API).
@@ -211,163 +274,8 @@ type templateJSON struct {
 }
 
 func toTemplateJSON(t *models.Template) templateJSON {
-	zones := []string(t.Zones)
-	if zones == nil {
-		zones = []string{}
-	}
 	return templateJSON{
-		ID: t.ID, Name: t.Name, Description: t.Description, Zones: zones, Active: t.Active, Body: t.Body,
+		ID: t.ID, Name: t.Name, Description: t.Description, Zones: nonNil(t.Zones), Active: t.Active, Body: t.Body,
 		Source: t.SourceName(), CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt),
 	}
-}
-
-// templateRequest is the body of POST and PUT. Absent fields are nil: POST
-// fills in defaults, PUT keeps the current values. The read-only fields
-// of templateJSON are accepted and ignored, so a script can send back what
-// it fetched; any other unknown field is refused as a likely typo.
-type templateRequest struct {
-	Name        *string   `json:"name"`
-	Description *string   `json:"description"`
-	Zones       *[]string `json:"zones"`
-	Active      *bool     `json:"active"`
-	Body        *string   `json:"body"`
-
-	ID        json.RawMessage `json:"id"`
-	Source    json.RawMessage `json:"source"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	UpdatedAt json.RawMessage `json:"updated_at"`
-}
-
-// apply overlays the fields present in r onto in.
-func (r *templateRequest) apply(in *models.TemplateInput) {
-	overlay(&in.Name, r.Name)
-	overlay(&in.Description, r.Description)
-	overlay(&in.Zones, r.Zones)
-	overlay(&in.Active, r.Active)
-	overlay(&in.Body, r.Body)
-}
-
-// apiTemplates lists templates: for everyone, the active ones available in
-// this zone; managers also see inactive ones and may ask for all zones.
-func (h *Handlers) apiTemplates(c *gin.Context) {
-	if c.Query("all_zones") == "true" && !webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates) {
-		h.fail(c, http.StatusForbidden, "all_zones=true needs the manage_templates permission; leave it out to list the templates of this zone.")
-		return
-	}
-	f := h.templateFilter(c)
-	body, err := h.templateLists.get(c.Request.Context(), f, func() (any, error) {
-		list, err := models.ListTemplates(c.Request.Context(), h.db, f)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]templateJSON, len(list))
-		for i := range list {
-			out[i] = toTemplateJSON(&list[i])
-		}
-		return out, nil
-	})
-	if err != nil {
-		h.serverError(c, "list templates", err)
-		return
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
-}
-
-// apiTemplate returns one template. To anyone without manage_templates, a
-// template that is inactive or hidden in this zone does not exist.
-func (h *Handlers) apiTemplate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	var t *models.Template
-	var err error
-	if c.Query("source") == models.SourceCluster {
-		// A leaf's copy of an origin template: its id is the origin's.
-		t, err = models.ClusterTemplateByID(c.Request.Context(), h.db, id)
-	} else {
-		t, err = models.TemplateByID(c.Request.Context(), h.db, id)
-	}
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		h.serverError(c, "load the template", err)
-		return
-	}
-	manager := webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates)
-	if err != nil || !manager && (!t.Active || !t.AvailableIn(h.cfg.ZoneName())) {
-		h.fail(c, http.StatusNotFound, fmt.Sprintf("There is no template %d in this zone.", id))
-		return
-	}
-	c.JSON(http.StatusOK, toTemplateJSON(t))
-}
-
-func (h *Handlers) apiTemplateCreate(c *gin.Context) {
-	var req templateRequest
-	if !h.decodeJSON(c, &req, maxJSONBytes) {
-		return
-	}
-	in := models.TemplateInput{Active: true}
-	req.apply(&in)
-	t, err := models.CreateTemplate(c.Request.Context(), h.db, in, h.now().UTC())
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "create the template", err)
-		}
-		return
-	}
-	h.log.Info("template created", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusCreated, toTemplateJSON(t))
-}
-
-// clusterTemplateRefused answers 403 for a write to a cluster template
-// (?source=cluster): on a leaf those are the origin's, read-only here.
-func (h *Handlers) clusterTemplateRefused(c *gin.Context) bool {
-	if c.Query("source") != models.SourceCluster {
-		return false
-	}
-	h.fail(c, http.StatusForbidden, "Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
-	return true
-}
-
-func (h *Handlers) apiTemplateUpdate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok || h.clusterTemplateRefused(c) {
-		return
-	}
-	var req templateRequest
-	if !h.decodeJSON(c, &req, maxJSONBytes) {
-		return
-	}
-	cur, err := models.TemplateByID(c.Request.Context(), h.db, id)
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "load the template", err)
-		}
-		return
-	}
-	in := models.TemplateInput{Name: cur.Name, Description: cur.Description, Zones: cur.Zones, Active: cur.Active, Body: cur.Body}
-	req.apply(&in)
-	t, err := models.UpdateTemplate(c.Request.Context(), h.db, id, in, h.now().UTC())
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "update the template", err)
-		}
-		return
-	}
-	h.log.Info("template updated", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusOK, toTemplateJSON(t))
-}
-
-func (h *Handlers) apiTemplateDelete(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok || h.clusterTemplateRefused(c) {
-		return
-	}
-	if err := models.DeleteTemplate(c.Request.Context(), h.db, id); err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "delete the template", err)
-		}
-		return
-	}
-	h.log.Info("template deleted", "template_id", id, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusOK, gin.H{"id": id, "deleted": true})
 }

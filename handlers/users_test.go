@@ -490,13 +490,13 @@ func TestUsersAPI(t *testing.T) {
 		{"wrong type", "POST", "/api/users", `{"username":["x"]}`, 400, `Field "username" must be a string, not array.`},
 		{"roles not a list", "POST", "/api/users", `{"username":"yan","email":"y@example.com","password":"longenough","roles":"Admin"}`, 400, `Field "roles" must be a list of strings`},
 		{"unknown field", "POST", "/api/users", `{"username":"yan","email":"y@example.com","password":"longenough","is_admin":true}`, 400, `Unknown field "is_admin".`},
-		{"unknown role", "POST", "/api/users", `{"username":"yan","email":"y@example.com","password":"longenough","roles":["Root"]}`, 400, "roles: Unknown role “Root”."},
-		{"missing everything", "POST", "/api/users", `{}`, 400, "email: Enter an email address.; password: Use at least 8 characters.; username: Use 2–64 letters"},
+		{"unknown role", "POST", "/api/users", `{"username":"yan","email":"y@example.com","password":"longenough","roles":["Root"]}`, 422, "roles: Unknown role “Root”."},
+		{"missing everything", "POST", "/api/users", `{}`, 422, "email: Enter an email address.; password: Use at least 8 characters.; username: Use 2–64 letters"},
 		{"taken username", "POST", "/api/users", `{"username":"Zoe","email":"y@example.com","password":"longenough"}`, 409, "The username “Zoe” is taken"},
 		{"taken email", "POST", "/api/users", `{"username":"yan","email":"ZOE@example.com","password":"longenough"}`, 409, "Another user already has the email address"},
-		{"rename", "PUT", path("/api/users/%d", zoe.ID), `{"username":"zoey"}`, 400, "username: Usernames cannot be changed."},
-		{"bad email", "PUT", path("/api/users/%d", zoe.ID), `{"email":"zoe"}`, 400, "email: Enter a valid email address"},
-		{"short password", "PUT", path("/api/users/%d", zoe.ID), `{"password":"x"}`, 400, "password: Use at least 8 characters."},
+		{"rename", "PUT", path("/api/users/%d", zoe.ID), `{"username":"zoey"}`, 422, "username: Usernames cannot be changed."},
+		{"bad email", "PUT", path("/api/users/%d", zoe.ID), `{"email":"zoe"}`, 422, "email: Enter a valid email address"},
+		{"short password", "PUT", path("/api/users/%d", zoe.ID), `{"password":"x"}`, 422, "password: Use at least 8 characters."},
 		{"active not bool", "PUT", path("/api/users/%d", zoe.ID), `{"active":"false"}`, 400, `Field "active" must be true or false, not string.`},
 		{"no such user", "PUT", "/api/users/999", `{"active":false}`, 404, "nothing at this address"},
 		{"no such user GET", "GET", "/api/users/999", ``, 404, "nothing at this address"},
@@ -551,16 +551,16 @@ func TestEmailsAreCheckedAndStoredNormalisedEverywhere(t *testing.T) {
 			wantStatus(t, res, http.StatusUnprocessableEntity)
 			wantBody(t, res, `id="email-error"`, controlMsg)
 			res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": email, "password": "longenough"})
-			wantAPIError(t, res, http.StatusBadRequest, controlMsg)
+			wantAPIError(t, res, http.StatusUnprocessableEntity, controlMsg)
 			res = cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", cs.devID), map[string]any{"email": email})
-			wantAPIError(t, res, http.StatusBadRequest, controlMsg)
+			wantAPIError(t, res, http.StatusUnprocessableEntity, controlMsg)
 		})
 	}
 	res := cs.admin.PostForm("/users", url.Values{"username": {"eve"}, "email": {"\xffeve@corp.example"}, "password": {"longenough"}, "confirm": {"longenough"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	wantBody(t, res, "An email address must be valid text (UTF-8)")
 	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": "Eve <eve@corp.example>", "password": "longenough"})
-	wantAPIError(t, res, http.StatusBadRequest, "Enter just the address")
+	wantAPIError(t, res, http.StatusUnprocessableEntity, "Enter just the address")
 
 	// Stored normalised, by every way in; the user signs in as typed.
 	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": "  Eve@Corp.EXAMPLE ", "password": "longenough"})

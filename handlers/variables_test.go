@@ -40,21 +40,22 @@ func TestVariableAPI(t *testing.T) {
 		t.Fatalf("created = %+v", v)
 	}
 
-	// Bad bodies: 400 naming the problem.
+	// Bad bodies: 400 naming the problem; values the rules refuse: 422.
 	for _, tc := range []struct {
 		body any
+		code int
 		msg  string
 	}{
-		{`{"name": "1X"}`, "A name starts with a letter or _"},
-		{`{"value": "x"}`, "Enter a name."},
-		{`{"name": "X", "zones": ["!"]}`, "must be followed by the zone it excludes"},
-		{`{"name": "X", "value": 3}`, `Field "value" must be a string`},
-		{`{"name": "X", "secret": true}`, `Unknown field "secret"`},
-		{`[1]`, "must be a JSON object"},
-		{`{"name": "X"`, "not valid JSON"},
-		{map[string]any{"name": "X", "value": strings.Repeat("v", models.MaxVariableValueBytes+1)}, "at most 64 KiB"},
+		{`{"name": "1X"}`, 422, "A name starts with a letter or _"},
+		{`{"value": "x"}`, 422, "Enter a name."},
+		{`{"name": "X", "zones": ["!"]}`, 422, "must be followed by the zone it excludes"},
+		{`{"name": "X", "value": 3}`, 400, `Field "value" must be a string`},
+		{`{"name": "X", "secret": true}`, 400, `Unknown field "secret"`},
+		{`[1]`, 400, "must be a JSON object"},
+		{`{"name": "X"`, 400, "not valid JSON"},
+		{map[string]any{"name": "X", "value": strings.Repeat("v", models.MaxVariableValueBytes+1)}, 422, "at most 64 KiB"},
 	} {
-		wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", tc.body), http.StatusBadRequest, tc.msg)
+		wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", tc.body), tc.code, tc.msg)
 	}
 	wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", map[string]any{"name": "DB_HOST"}), http.StatusConflict, "already exists")
 

@@ -1,0 +1,200 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"github.com/knot-dev/knot/models"
+)
+
+// A handler's body reads decode → call the model → respond, and returns
+// whatever error stopped it. handle turns that error into the answer, the
+// one place that chooses statuses, for a page and for the API alike:
+//
+//	models.ErrNotFound       404
+//	models.FieldErrors       422, with the message beside each field
+//	*models.ConflictError    409
+//	*models.ForbiddenError   403
+//	*problem                 the status the handler named (bad body, …)
+//	anything else            500 (503 while the database is away), logged once
+//
+// A page request whose error was wrapped by withForm gets its form again,
+// with what the user typed and the messages beside the fields.
+func (h *Handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			h.answerError(c, err)
+		}
+	}
+}
+
+// problem is a refusal the handler itself decides: a body that is not
+// JSON, a form too large, an address that names nothing.
+type problem struct {
+	status int
+	msg    string
+}
+
+func (p *problem) Error() string { return p.msg }
+
+func badRequest(msg string) error { return &problem{http.StatusBadRequest, msg} }
+func forbidden(msg string) error  { return &problem{http.StatusForbidden, msg} }
+func notFoundError(msg string) error {
+	return &problem{http.StatusNotFound, msg}
+}
+
+// failure is an unexpected error while doing what: the person is told
+// what failed and to try again; the log gets the cause.
+type failure struct {
+	what string
+	err  error
+}
+
+func (f *failure) Error() string { return f.what + ": " + f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// failed wraps err (nil stays nil) with what was being done.
+func failed(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &failure{what, err}
+}
+
+// formError carries the form to show again when err is a refusal the
+// person can fix: show renders it with the field messages, as an htmx
+// fragment and as a whole page.
+type formError struct {
+	err  error
+	show func(models.FieldErrors) (fragment, page templ.Component)
+}
+
+func (f *formError) Error() string { return f.err.Error() }
+func (f *formError) Unwrap() error { return f.err }
+
+// withForm attaches a form to err (nil stays nil); see formError.
+func withForm(err error, show func(models.FieldErrors) (fragment, page templ.Component)) error {
+	if err == nil {
+		return nil
+	}
+	return &formError{err, show}
+}
+
+// refusal is the status, message and field messages of an error a person
+// can act on, and false for anything else.
+func refusal(err error) (status int, msg string, fields models.FieldErrors, ok bool) {
+	var fe models.FieldErrors
+	var conflict *models.ConflictError
+	var denied *models.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusUnprocessableEntity, fe.Error(), fe, true
+	case errors.As(err, &conflict):
+		return http.StatusConflict, conflict.Message, fieldsOf(conflict.Field, conflict.Message), true
+	case errors.As(err, &denied):
+		return http.StatusForbidden, denied.Message, fieldsOf(denied.Field, denied.Message), true
+	}
+	return 0, "", nil, false
+}
+
+func fieldsOf(field, msg string) models.FieldErrors {
+	return models.FieldErrors{field: msg}
+}
+
+// answerError answers err; see handle.
+func (h *Handlers) answerError(c *gin.Context, err error) {
+	if status, msg, fields, ok := refusal(err); ok {
+		var form *formError
+		switch {
+		case isAPI(c):
+			if _, whole := fields[""]; whole && len(fields) == 1 {
+				fields = models.FieldErrors{}
+			}
+			c.AbortWithStatusJSON(status, gin.H{"error": msg, "fields": fields})
+		case errors.As(err, &form):
+			fragment, page := form.show(fields)
+			h.renderForm(c, status, fragment, page)
+			c.Abort()
+		default:
+			h.fail(c, status, msg)
+		}
+		return
+	}
+	var p *problem
+	var f *failure
+	switch {
+	case errors.As(err, &p):
+		h.fail(c, p.status, p.msg)
+	case errors.Is(err, models.ErrNotFound):
+		h.notFound(c)
+	case errors.As(err, &f):
+		h.serverError(c, f.what, f.err)
+	default:
+		h.serverError(c, "answer this request", err)
+	}
+}
+
+// renderForm re-shows a form with its messages: htmx swaps only 2xx
+// answers, so the fragment goes back with 200; a full page says what went
+// wrong in its status.
+func (h *Handlers) renderForm(c *gin.Context, status int, fragment, page templ.Component) {
+	if isHTMX(c) {
+		h.render(c, http.StatusOK, fragment)
+		return
+	}
+	h.render(c, status, page)
+}
+
+// saved answers a create or an update that worked: the API gets status and
+// body as JSON; a browser is sent to next with notice shown there once.
+func (h *Handlers) saved(c *gin.Context, status int, body any, notice, next string) error {
+	if isAPI(c) {
+		c.JSON(status, body)
+		return nil
+	}
+	h.setNotice(c, notice)
+	h.redirect(c, next)
+	return nil
+}
+
+// deleted answers a delete that worked (or found nothing left to delete:
+// what the person wanted is true either way). The API gets
+// {"id","deleted":true}; htmx gets 200 with an empty body, so the row swaps
+// out (a 204 is not swapped); a plain form goes to next with notice.
+func (h *Handlers) deleted(c *gin.Context, id uint, notice, next string) error {
+	switch {
+	case isAPI(c):
+		c.JSON(http.StatusOK, gin.H{"id": id, "deleted": true})
+	case isHTMX(c):
+		c.Status(http.StatusOK)
+	default:
+		h.setNotice(c, notice)
+		h.redirect(c, next)
+	}
+	return nil
+}
+
+// page answers a GET that serves a whole page to a browser and, to htmx,
+// just the fragment that changes.
+func (h *Handlers) page(c *gin.Context, fragment, whole templ.Component) error {
+	if isHTMX(c) {
+		h.render(c, http.StatusOK, fragment)
+		return nil
+	}
+	h.render(c, http.StatusOK, whole)
+	return nil
+}
+
+// pathID reads the :id parameter; an id that is not a positive number
+// names nothing, so it is ErrNotFound.
+func pathID(c *gin.Context) (uint, error) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		return 0, models.ErrNotFound
+	}
+	return uint(id), nil
+}
