@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -120,6 +121,37 @@ type Log struct {
 // comma-joined text; URLs returns the list.
 type URLList string
 
+const urlListAllowed = `want a URL in quotes or an array of them, such as ["https://knot-1.internal", "https://knot-2.internal"]`
+
+// UnmarshalTOML takes a string or an array of strings.
+func (l *URLList) UnmarshalTOML(v any) error {
+	var list []any
+	switch x := v.(type) {
+	case string:
+		list = []any{x}
+	case []any:
+		list = x
+	default:
+		return errors.New(urlListAllowed)
+	}
+	parts := make([]string, 0, len(list))
+	for _, p := range list {
+		s, ok := p.(string)
+		if !ok {
+			return errors.New(urlListAllowed)
+		}
+		parts = append(parts, s)
+	}
+	*l = URLList(strings.Join(parts, ","))
+	return nil
+}
+
+// UnmarshalText takes the comma-separated form of the environment.
+func (l *URLList) UnmarshalText(text []byte) error {
+	*l = URLList(text)
+	return nil
+}
+
 // URLs returns the list, without empty entries.
 func (l URLList) URLs() []string {
 	var out []string
@@ -136,6 +168,16 @@ type Duration time.Duration
 
 func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d Duration) String() string   { return time.Duration(d).String() }
+
+// UnmarshalText reads a Go duration string, from knot.toml or the environment.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(text)))
+	if err != nil {
+		return errors.New(`want a duration such as "30s" or "1h"`)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 // Leaf-login policies (server.cluster.leaf_login).
 const (
@@ -255,11 +297,8 @@ func (c *Config) Validate() (warnings []string, err error) {
 	if strings.TrimSpace(s.SQLite.Path) == "" {
 		return nil, keyErr("server.sqlite.path", s.SQLite.Path, "want a file path such as ./data/knot.db")
 	}
-	if s.MaxTokensPerUser < 1 || s.MaxTokensPerUser > 1_000_000 {
-		return nil, keyErr("server.max_tokens_per_user", strconv.Itoa(s.MaxTokensPerUser), "want a whole number from 1 to 1000000")
-	}
-	if s.MaxSessionsPerUser < 1 {
-		return nil, keyErr("server.max_sessions_per_user", strconv.Itoa(s.MaxSessionsPerUser), "want a whole number of at least 1 (signing in once more signs out that user's oldest session)")
+	if err := s.validateLimits(); err != nil {
+		return nil, err
 	}
 	w, err := s.Postgres.validate()
 	if err != nil {
@@ -273,19 +312,6 @@ func (c *Config) Validate() (warnings []string, err error) {
 	}
 	if s.Cluster.LeafLogin != LeafLoginOwner && s.Cluster.LeafLogin != LeafLoginAny {
 		return nil, keyErr("server.cluster.leaf_login", s.Cluster.LeafLogin, `want "owner" (only the token's owner) or "any" (every active user)`)
-	}
-	for key, d := range map[string]Duration{
-		"server.session_idle_timeout":      s.SessionIdleTimeout,
-		"server.token_sweep_interval":      s.TokenSweepInterval,
-		"server.origin.heartbeat_interval": s.Origin.HeartbeatInterval,
-	} {
-		if d.D() < time.Second || d.D() > 30*24*time.Hour {
-			return nil, keyErr(key, d.String(), "want a duration between 1s and 720h, e.g. \"30s\" or \"1h\"")
-		}
-	}
-	if s.SessionIdleTimeout.D() < MinSessionIdleTimeout {
-		return nil, keyErr("server.session_idle_timeout", s.SessionIdleTimeout.String(),
-			"want at least 1m (and at most 720h), e.g. \"2h\": activity is recorded at most once a minute, so a shorter timeout signs out people while they work")
 	}
 	w, err = c.validateOrigin()
 	if err != nil {
@@ -304,6 +330,33 @@ func (c *Config) Validate() (warnings []string, err error) {
 		warnings = append(warnings, "server.tls.use_tls is false but server.url starts with https://; put a TLS-terminating proxy in front or the session cookie will not be marked Secure")
 	}
 	return warnings, nil
+}
+
+// validateLimits checks the per-user limits and the durations.
+func (s *Server) validateLimits() error {
+	if s.MaxTokensPerUser < 1 || s.MaxTokensPerUser > 1_000_000 {
+		return keyErr("server.max_tokens_per_user", strconv.Itoa(s.MaxTokensPerUser), "want a whole number from 1 to 1000000")
+	}
+	if s.MaxSessionsPerUser < 1 {
+		return keyErr("server.max_sessions_per_user", strconv.Itoa(s.MaxSessionsPerUser), "want a whole number of at least 1 (signing in once more signs out that user's oldest session)")
+	}
+	for _, d := range []struct {
+		key string
+		val Duration
+	}{
+		{"server.session_idle_timeout", s.SessionIdleTimeout},
+		{"server.token_sweep_interval", s.TokenSweepInterval},
+		{"server.origin.heartbeat_interval", s.Origin.HeartbeatInterval},
+	} {
+		if d.val.D() < time.Second || d.val.D() > 30*24*time.Hour {
+			return keyErr(d.key, d.val.String(), "want a duration between 1s and 720h, e.g. \"30s\" or \"1h\"")
+		}
+	}
+	if s.SessionIdleTimeout.D() < MinSessionIdleTimeout {
+		return keyErr("server.session_idle_timeout", s.SessionIdleTimeout.String(),
+			"want at least 1m (and at most 720h), e.g. \"2h\": activity is recorded at most once a minute, so a shorter timeout signs out people while they work")
+	}
+	return nil
 }
 
 func (c *Config) validateOrigin() (warnings []string, err error) {

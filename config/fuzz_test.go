@@ -16,22 +16,17 @@ func FuzzLoad(f *testing.F) {
 	f.Add("[server]\nsession_idle_timeout = \"0s\"\nzone = \"!x\"\n")
 	f.Add("[log]\nlevel = 3\n[server.tls]\nuse_tls = \"yes\"\n")
 	f.Add(Scaffold)
+	// Keys spelt with other cases are left out by encoding the rest again.
+	f.Add("[Server]\nListen = 1\n[server.origin]\nserver = [\"https://a.internal\"]\nheartbeat_interval = \"1m\"\n[[foo]]\nd = 1979-05-27\n")
+	f.Add("[server]\ntls = 1\nlisten = \":4000\"\nLISTEN = \":4001\"\n")
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, text string) {
 		path := filepath.Join(dir, "knot.toml")
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, _, err := Load(path, nil)
-		if err != nil {
-			return
-		}
-		again := cfg
-		if _, err := again.Validate(); err != nil {
-			t.Fatalf("accepted a configuration that does not validate again: %v", err)
-		}
-		if again != cfg {
-			t.Fatalf("validating an accepted configuration changed it:\n%+v\n%+v", cfg, again)
+		if cfg, _, err := Load(path, nil); err == nil {
+			validatesUnchanged(t, cfg)
 		}
 	})
 }

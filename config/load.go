@@ -1,15 +1,16 @@
 package config
 
 import (
+	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -19,49 +20,23 @@ import (
 // risky settings) are returned for the caller to log; they never stop start-up.
 func Load(path string, environ []string) (Config, []string, error) {
 	cfg := Default()
-	raw := map[string]any{}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return cfg, nil, fmt.Errorf("config file %s does not exist; create one with `knot scaffold > %s`", path, path)
-		}
-		if err != nil {
-			return cfg, nil, fmt.Errorf("read config file %s: %w", path, err)
-		}
-		if _, err := toml.Decode(string(data), &raw); err != nil {
-			return cfg, nil, fmt.Errorf("parse config file %s: %w", path, err)
-		}
-	}
 	var warnings []string
-	env := envMap(environ)
-	known := map[string]bool{}
-	for _, f := range fields(&cfg) {
-		known[f.key] = true
-		if v, ok := lookup(raw, f.key); ok {
-			if err := setFromTOML(f.val, v); err != nil {
-				shown := fmt.Sprint(v)
-				if secretKeys[f.key] {
-					shown = "(hidden)"
-				}
-				return cfg, nil, keyErr(f.key, shown, err.Error())
-			}
+	if path != "" {
+		unknown, err := decodeFile(path, &cfg)
+		if err != nil {
+			return cfg, nil, err
 		}
-		name := EnvName(f.key)
-		if s, ok := env[name]; ok {
-			if err := setFromString(f.val, s); err != nil {
-				return cfg, nil, keyErr(name+" ("+f.key+")", s, err.Error())
-			}
-			delete(env, name)
-		}
-	}
-	// Whatever KNOT_* variable no key consumed is a typo or a leftover.
-	for name := range env {
-		warnings = append(warnings, fmt.Sprintf("unknown environment variable %s is ignored", name))
-	}
-	for _, k := range flatten("", raw) {
-		if !known[k] {
+		for _, k := range unknown {
 			warnings = append(warnings, fmt.Sprintf("unknown key %q in %s is ignored", k, path))
 		}
+	}
+	unused, err := applyEnv(&cfg, environ)
+	if err != nil {
+		return cfg, nil, err
+	}
+	// Whatever KNOT_* variable no key consumed is a typo or a leftover.
+	for _, name := range unused {
+		warnings = append(warnings, fmt.Sprintf("unknown environment variable %s is ignored", name))
 	}
 	w, err := cfg.Validate()
 	if err != nil {
@@ -82,164 +57,252 @@ func EnvName(key string) string {
 	return "KNOT_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-type field struct {
+// Keys lists every configuration key, in declaration order.
+func Keys() []string {
+	cfg := Default()
+	var keys []string
+	for _, s := range settings(&cfg) {
+		keys = append(keys, s.key)
+	}
+	return keys
+}
+
+// setting is one key of knot.toml and the field it fills.
+type setting struct {
 	key string
 	val reflect.Value
 }
 
-// fields lists every leaf key of the configuration with a settable value.
-func fields(cfg *Config) []field {
-	var out []field
+// settings walks the toml tags, so that the environment variables and the
+// list of keys can never fall out of step with the struct.
+func settings(cfg *Config) []setting {
+	var out []setting
 	var walk func(prefix string, v reflect.Value)
 	walk = func(prefix string, v reflect.Value) {
-		t := v.Type()
-		for i := range t.NumField() {
-			key := t.Field(i).Tag.Get("toml")
-			if prefix != "" {
-				key = prefix + "." + key
+		for i := range v.NumField() {
+			key := prefix + v.Type().Field(i).Tag.Get("toml")
+			if fv := v.Field(i); fv.Kind() == reflect.Struct {
+				walk(key+".", fv)
+			} else {
+				out = append(out, setting{key: key, val: fv})
 			}
-			fv := v.Field(i)
-			if fv.Kind() == reflect.Struct {
-				walk(key, fv)
-				continue
-			}
-			out = append(out, field{key: key, val: fv})
 		}
 	}
 	walk("", reflect.ValueOf(cfg).Elem())
 	return out
 }
 
-// Keys lists every configuration key, in declaration order.
-func Keys() []string {
-	cfg := Default()
-	var keys []string
-	for _, f := range fields(&cfg) {
-		keys = append(keys, f.key)
+// decodeFile decodes the file at path over cfg and returns the keys in it
+// that knot does not know, as written.
+func decodeFile(path string, cfg *Config) (unknown []string, err error) {
+	var doc toml.Primitive
+	md, err := toml.DecodeFile(path, &doc)
+	var parseErr toml.ParseError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("config file %s does not exist; create one with `knot scaffold > %s`", path, path)
+	case errors.As(err, &parseErr):
+		return nil, fmt.Errorf("parse config file %s: %w", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("read config file %s: %w", path, err)
 	}
-	return keys
+	all := settings(cfg)
+	if drop := strays(md, all); len(drop) > 0 {
+		unknown = leafKeys(md, drop)
+		if md, doc, err = without(md, doc, drop); err != nil {
+			return nil, fmt.Errorf("parse config file %s: %w", path, err)
+		}
+	}
+	if err := checkTypes(md, doc, all); err != nil {
+		return nil, err
+	}
+	if err := md.PrimitiveDecode(doc, cfg); err != nil {
+		// Type mismatches were caught above; what is left is a value that
+		// Duration or URLList refused, and toml names its key.
+		if errors.As(err, &parseErr) && slices.ContainsFunc(all, func(s setting) bool { return s.key == parseErr.LastKey }) {
+			return nil, keyErr(parseErr.LastKey, shown(md, doc, parseErr.LastKey), parseErr.Message)
+		}
+		return nil, fmt.Errorf("parse config file %s: %w", path, err)
+	}
+	return append(unknown, leafKeys(md, md.Undecoded())...), nil
 }
 
-func lookup(m map[string]any, key string) (any, bool) {
-	parts := strings.Split(key, ".")
-	var cur any = m
-	for _, p := range parts {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
+// strays are the keys that toml would decode into a setting although knot
+// does not know them as written: toml matches names case-insensitively
+// ("Listen" would set listen), and a table written as a value ("server.tls =
+// 1") would stop the whole decode. Everything below a stray is a stray too.
+func strays(md toml.MetaData, all []setting) []toml.Key {
+	known := map[string]string{} // key → the TOML type it must have; checkTypes judges settings
+	for _, s := range all {
+		known[s.key] = ""
+		for i := strings.LastIndexByte(s.key, '.'); i > 0; i = strings.LastIndexByte(s.key[:i], '.') {
+			known[s.key[:i]] = "Hash"
 		}
 	}
-	return cur, true
-}
-
-func flatten(prefix string, m map[string]any) []string {
-	var out []string
-	for k, v := range m {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		if sub, ok := v.(map[string]any); ok {
-			out = append(out, flatten(key, sub)...)
+	isStray := map[string]bool{}
+	var out []toml.Key
+	for _, k := range md.Keys() {
+		typ, ok := known[k.String()]
+		if ok && (typ == "" || typ == md.Type(k...)) {
 			continue
 		}
-		out = append(out, key)
+		below := slices.ContainsFunc(out, func(s toml.Key) bool { return len(s) < len(k) && slices.Equal(s, k[:len(s)]) })
+		if below || foldsOnto(k, known) {
+			if !isStray[k.String()] {
+				out = append(out, k)
+			}
+			isStray[k.String()] = true
+		}
 	}
-	sort.Strings(out)
 	return out
 }
 
-var (
-	durationType = reflect.TypeFor[Duration]()
-	urlListType  = reflect.TypeFor[URLList]()
-)
+// foldsOnto reports whether toml's case-insensitive matching takes k for a known key.
+func foldsOnto(k toml.Key, known map[string]string) bool {
+	for key := range known {
+		if slices.EqualFunc(k, strings.Split(key, "."), strings.EqualFold) {
+			return true
+		}
+	}
+	return false
+}
 
-func setFromTOML(dst reflect.Value, v any) error {
-	switch {
-	case dst.Type() == durationType:
-		s, ok := v.(string)
+// without is doc without the keys in drop. toml has no way to skip a key
+// while decoding into a struct, so the rest is encoded again and re-read.
+func without(md toml.MetaData, doc toml.Primitive, drop []toml.Key) (toml.MetaData, toml.Primitive, error) {
+	raw := rawValues(md, doc)
+	for _, k := range drop {
+		if table, ok := valueAt(raw, k[:len(k)-1]).(map[string]any); ok {
+			delete(table, k[len(k)-1])
+		}
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(raw); err != nil {
+		return md, doc, err
+	}
+	var rest toml.Primitive
+	md, err := toml.Decode(buf.String(), &rest)
+	return md, rest, err
+}
+
+// leafKeys are keys as a user would name them in a warning: tables are left
+// out (their keys are named instead), and a key below one already named
+// (the members of an unknown array of tables) is not named again.
+func leafKeys(md toml.MetaData, keys []toml.Key) []string {
+	var out []string
+	for _, k := range keys {
+		name := k.String()
+		if md.Type(k...) == "Hash" || slices.ContainsFunc(out, func(o string) bool { return name == o || strings.HasPrefix(name, o+".") }) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// tomlTypes says which TOML types each kind of setting takes, and how an
+// error says so.
+var tomlTypes = map[reflect.Type]struct {
+	types   []string
+	allowed string
+}{
+	reflect.TypeFor[string]():   {[]string{"String"}, "want a string in quotes"},
+	reflect.TypeFor[int]():      {[]string{"Integer"}, "want a whole number (without quotes)"},
+	reflect.TypeFor[bool]():     {[]string{"Bool"}, "want true or false (without quotes)"},
+	reflect.TypeFor[Duration](): {[]string{"String"}, `want a duration string such as "30s" or "1h"`},
+	reflect.TypeFor[URLList]():  {[]string{"String", "Array"}, urlListAllowed},
+}
+
+// checkTypes finds the first setting, in declaration order, whose value has
+// the wrong TOML type. toml would report it too, but without the key as a
+// field to put in a KeyError, and in whatever order its maps come.
+func checkTypes(md toml.MetaData, doc toml.Primitive, all []setting) error {
+	for _, s := range all {
+		want, ok := tomlTypes[s.val.Type()]
 		if !ok {
-			return fmt.Errorf("want a duration string such as \"30s\" or \"1h\"")
+			panic("config: no TOML types for " + s.val.Type().String())
 		}
-		return setFromString(dst, s)
-	case dst.Type() == urlListType:
-		switch x := v.(type) {
-		case string:
-			dst.SetString(x)
-		case []any:
-			parts := make([]string, 0, len(x))
-			for _, p := range x {
-				ps, ok := p.(string)
-				if !ok {
-					return fmt.Errorf("want a URL in quotes or an array of them, such as [\"https://knot-1.internal\", \"https://knot-2.internal\"]")
-				}
-				parts = append(parts, ps)
-			}
-			dst.SetString(strings.Join(parts, ","))
-		default:
-			return fmt.Errorf("want a URL in quotes or an array of them, such as [\"https://knot-1.internal\", \"https://knot-2.internal\"]")
+		if got := md.Type(strings.Split(s.key, ".")...); got != "" && !slices.Contains(want.types, got) {
+			return keyErr(s.key, shown(md, doc, s.key), want.allowed)
 		}
-	case dst.Kind() == reflect.String:
-		s, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("want a string in quotes")
-		}
-		dst.SetString(s)
-	case dst.Kind() == reflect.Int:
-		n, ok := v.(int64)
-		if !ok {
-			return fmt.Errorf("want a whole number (without quotes)")
-		}
-		dst.SetInt(n)
-	case dst.Kind() == reflect.Bool:
-		b, ok := v.(bool)
-		if !ok {
-			return fmt.Errorf("want true or false (without quotes)")
-		}
-		dst.SetBool(b)
-	default:
-		return fmt.Errorf("unsupported setting type %s", dst.Type())
 	}
 	return nil
 }
 
-func setFromString(dst reflect.Value, s string) error {
-	switch {
-	case dst.Type() == durationType:
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("want a duration such as \"30s\" or \"1h\"")
-		}
-		dst.SetInt(int64(d))
-	case dst.Kind() == reflect.String:
-		dst.SetString(s)
-	case dst.Kind() == reflect.Int:
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("want a whole number")
-		}
-		dst.SetInt(int64(n))
-	case dst.Kind() == reflect.Bool:
-		b, err := strconv.ParseBool(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("want true or false")
-		}
-		dst.SetBool(b)
-	default:
-		return fmt.Errorf("unsupported setting type %s", dst.Type())
+// shown is the value at key as an error may echo it.
+func shown(md toml.MetaData, doc toml.Primitive, key string) string {
+	if secretKeys[key] {
+		return "(hidden)"
 	}
-	return nil
+	return fmt.Sprint(valueAt(rawValues(md, doc), strings.Split(key, ".")))
 }
 
-func envMap(environ []string) map[string]string {
-	m := map[string]string{}
+// rawValues is doc as toml parsed it: tables as map[string]any.
+func rawValues(md toml.MetaData, doc toml.Primitive) any {
+	var raw any
+	if err := md.PrimitiveDecode(doc, &raw); err != nil {
+		panic("config: decoding into an interface cannot fail: " + err.Error())
+	}
+	return raw
+}
+
+func valueAt(raw any, path []string) any {
+	for _, p := range path {
+		table, _ := raw.(map[string]any)
+		raw = table[p]
+	}
+	return raw
+}
+
+// applyEnv sets every key that has a KNOT_* variable in environ, and returns
+// the KNOT_* variables that name no key.
+func applyEnv(cfg *Config, environ []string) (unused []string, err error) {
+	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "KNOT_") {
-			m[k] = v
+			env[k] = v
 		}
 	}
-	return m
+	for _, s := range settings(cfg) {
+		name := EnvName(s.key)
+		text, ok := env[name]
+		if !ok {
+			continue
+		}
+		delete(env, name)
+		if err := setText(s.val, text); err != nil {
+			return nil, keyErr(name+" ("+s.key+")", text, err.Error())
+		}
+	}
+	for name := range env {
+		unused = append(unused, name)
+	}
+	sort.Strings(unused)
+	return unused, nil
+}
+
+// setText sets one setting from an environment variable, where every value
+// is text: Duration and URLList parse themselves, as they do from knot.toml.
+func setText(v reflect.Value, text string) error {
+	switch p := v.Addr().Interface().(type) {
+	case encoding.TextUnmarshaler:
+		return p.UnmarshalText([]byte(text))
+	case *string:
+		*p = text
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(text))
+		if err != nil {
+			return errors.New("want a whole number")
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(text))
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*p = b
+	default:
+		panic("config: no way to set " + v.Type().String() + " from the environment")
+	}
+	return nil
 }
