@@ -70,73 +70,53 @@ func (h *Handlers) leafHello(c *gin.Context) {
 
 // leafAuth checks a sign-in made on a leaf, with this server's own rate
 // limits and the server.cluster.leaf_login policy.
-func (h *Handlers) leafAuth(c *gin.Context) {
+func (h *Handlers) leafAuth(c *gin.Context) error {
 	owner := webctx.Identity(c.Request.Context())
 	var req leaf.AuthRequest
 	// The leaf accepts a sign-in form of up to maxFormBytes; JSON escapes
 	// a byte as up to six ("\u0001"), so its forwarded check always fits.
-	if !h.decodeJSON(c, &req, 6*maxFormBytes+4<<10) {
-		return
+	if err := readJSON(c, &req, 6*maxFormBytes+4<<10); err != nil {
+		return err
 	}
-	// email is "" when the leaf sent no address: it reaches no account.
-	email, _ := models.NormalizeEmail(req.Email)
+	a := signInAttempt{
+		via: metrics.ViaLeaf, client: c.ClientIP(), typed: req.Email, password: req.Password,
+		logExtra: []any{"leaf_token_id", owner.TokenID, "leaf_owner", owner.ID},
+	}
 	// The client is the leaf: its limits are per email from that leaf.
-	client := c.ClientIP()
-	refuse := func(outcome string, status int, msg string) {
-		h.metrics.SignIn(metrics.ViaLeaf, outcome)
-		h.logRefusedSignIn(metrics.ViaLeaf, loggableEmail(email, req.Email), client, outcome, "leaf_token_id", owner.TokenID, "leaf_owner", owner.ID)
-		c.AbortWithStatusJSON(status, leaf.ErrorBody{Error: msg, Code: leaf.CodeLoginRefused})
+	a.email, _ = models.NormalizeEmail(req.Email)
+	u, err := h.checkSignIn(c, a, h.ownerOnLeaf(owner))
+	var refused *signInRefused
+	if errors.As(err, &refused) {
+		if refused.retryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(refused.retryAfter))
+		}
+		c.AbortWithStatusJSON(refused.status, leaf.ErrorBody{Error: refused.msg, Code: leaf.CodeLoginRefused})
+		return nil
 	}
-	ok, wait, err := h.logins.allow(c.Request.Context(), client, email)
 	if err != nil {
-		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
-		h.serverError(c, "check the sign-in rate limit", err)
-		return
-	}
-	if !ok {
-		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeThrottled)
-		h.logRefusedSignIn(metrics.ViaLeaf, loggableEmail(email, req.Email), client, reasonThrottled, "leaf_token_id", owner.TokenID, "leaf_owner", owner.ID)
-		secs := int(wait.Seconds())
-		c.Header("Retry-After", strconv.Itoa(secs))
-		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)})
-		return
-	}
-	if email == "" {
-		models.CheckPassword("", req.Password) // the work of a wrong password, so timing does not tell
-		refuse(metrics.OutcomeBadCredentials, http.StatusUnauthorized, leaf.MsgBadCredentials)
-		return
-	}
-	u, err := h.checkLocalCredentials(c, email, req.Password)
-	switch {
-	case errors.Is(err, errBadCredentials):
-		refuse(metrics.OutcomeBadCredentials, http.StatusUnauthorized, leaf.MsgBadCredentials)
-		return
-	case errors.Is(err, errInactive):
-		refuse(metrics.OutcomeDisabled, http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
-		return
-	case err != nil:
-		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
-		h.log.Error("leaf sign-in check", "err", err)
-		h.failErr(c, err, "The origin could not check the sign-in; try again.")
-		return
-	}
-	if h.cfg.Server.Cluster.LeafLogin == config.LeafLoginOwner && u.ID != owner.ID {
-		refuse(metrics.OutcomeNotAllowed, http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".")
-		return
-	}
-	if err := h.logins.forget(c.Request.Context(), client, email); err != nil {
-		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
+		return err
 	}
 	ident, err := models.LoadIdentity(c.Request.Context(), h.db, u.ID)
 	if err != nil {
 		h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeError)
-		h.log.Error("load user for leaf sign-in", "user_id", u.ID, "err", err)
-		h.failErr(c, err, "The origin could not load the account; try again.")
-		return
+		return failed("load the account", err)
 	}
 	h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeOK)
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
 	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident), PasswordCost: models.PasswordCost(u.PasswordHash)})
+	return nil
+}
+
+// ownerOnLeaf checks credentials against the local users and then the
+// server.cluster.leaf_login policy for a leaf whose token owner is owner.
+func (h *Handlers) ownerOnLeaf(owner *models.Identity) func(*gin.Context, string, string) (*models.User, error) {
+	return func(c *gin.Context, email, password string) (*models.User, error) {
+		u, err := h.checkLocalCredentials(c, email, password)
+		if err == nil && h.cfg.Server.Cluster.LeafLogin == config.LeafLoginOwner && u.ID != owner.ID {
+			return nil, &signInRefused{metrics.OutcomeNotAllowed, metrics.OutcomeNotAllowed, http.StatusForbidden, "This leaf only accepts the owner of its API token. Sign in with that account, or ask the cluster's administrator to set server.cluster.leaf_login = \"any\".", 0}
+		}
+		return u, err
+	}
 }
 
 // leafTemplates sends leaves the active templates the zone rule allows on

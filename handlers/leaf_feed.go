@@ -41,127 +41,171 @@ const (
 	ChangeRetention = 10000
 )
 
-func (h *Handlers) leafFeed(c *gin.Context) {
+func (h *Handlers) leafFeed(c *gin.Context) error {
 	if h.hub == nil {
-		h.notFound(c)
-		return
+		return models.ErrNotFound
 	}
 	ctx := c.Request.Context()
-	id := webctx.Identity(ctx)
 	cursor, err := feedCursor(c)
 	if err != nil {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-		return
+		return badRequest(err.Error())
 	}
-	conn := feedConnID()
-	row, err := models.OpenLeafFeed(ctx, h.db, h.leafNode(c, id), conn)
+	f := &feedStream{h: h, ctx: ctx, id: webctx.Identity(ctx), conn: feedConnID()}
+	f.row, err = models.OpenLeafFeed(ctx, h.db, h.leafNode(c, f.id), f.conn)
 	if err != nil {
-		h.failErr(c, err, "The origin could not record this leaf; try again.")
-		return
+		return failed("record this leaf", err)
 	}
-	defer func() {
-		// The request's context is done by now; the record must still be
-		// written, or the leaf would look online until it goes stale.
-		if err := models.CloseLeafFeed(context.WithoutCancel(ctx), h.db, row, conn, h.now()); err != nil {
-			h.log.Warn("leaf feed: record the leaf as offline", "err", err)
-		}
-	}()
+	defer f.close()
 	oldest, latest, err := models.ChangeBounds(ctx, h.db)
 	if err != nil {
-		h.failErr(c, err, "The origin could not read its change feed; try again.")
-		return
+		return failed("read the change feed", err)
 	}
 	wake, stop := h.hub.Subscribe()
 	defer stop()
+	f.start(c)
+	if cursor == 0 || cursor > latest || (oldest > 0 && cursor < oldest-1) {
+		cursor = latest
+		if f.send(leaf.EventResync, 0, leaf.FeedCursor{Cursor: cursor}) != nil {
+			return nil
+		}
+	}
+	f.cursor = cursor
+	if f.ping() != nil {
+		return nil
+	}
+	f.follow(wake)
+	return nil
+}
 
+// feedStream is one open feed: the leaf it serves, where it has got to,
+// and the record that shows the leaf online.
+type feedStream struct {
+	h      *Handlers
+	ctx    context.Context
+	id     *models.Identity
+	conn   string
+	row    uint
+	cursor int64
+	w      gin.ResponseWriter
+	rc     *http.ResponseController
+}
+
+// start sends the headers of an event stream.
+func (f *feedStream) start(c *gin.Context) {
+	f.w = c.Writer
 	// The feed outlives http.Server's WriteTimeout by design; the pings
 	// and the leaf's read timeout take its place.
-	rc := http.NewResponseController(c.Writer)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
-		h.log.Warn("leaf feed: cannot lift the write deadline; the feed will be cut after server.WriteTimeout", "err", err)
+	f.rc = http.NewResponseController(c.Writer)
+	if err := f.rc.SetWriteDeadline(time.Time{}); err != nil {
+		f.h.log.Warn("leaf feed: cannot lift the write deadline; the feed will be cut after server.WriteTimeout", "err", err)
 	}
 	hd := c.Writer.Header()
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	c.Status(http.StatusOK)
+}
 
-	send := func(event string, eventID int64, data any) error {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return err
-		}
-		if eventID > 0 {
-			fmt.Fprintf(c.Writer, "id: %d\n", eventID)
-		}
-		if _, err := fmt.Fprintf(c.Writer, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return err
-		}
-		return nil
+// close records the leaf as offline. The request's context is done by
+// now; the record must still be written, or the leaf would look online
+// until it goes stale.
+func (f *feedStream) close() {
+	if err := models.CloseLeafFeed(context.WithoutCancel(f.ctx), f.h.db, f.row, f.conn, f.h.now()); err != nil {
+		f.h.log.Warn("leaf feed: record the leaf as offline", "err", err)
 	}
-	flush := func() error { return rc.Flush() }
+}
 
-	if cursor == 0 || cursor > latest || (oldest > 0 && cursor < oldest-1) {
-		cursor = latest
-		if send(leaf.EventResync, 0, leaf.FeedCursor{Cursor: cursor}) != nil {
-			return
-		}
+func (f *feedStream) send(event string, eventID int64, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
 	}
-	if send(leaf.EventPing, 0, leaf.FeedCursor{Cursor: cursor}) != nil || flush() != nil {
-		return
+	if eventID > 0 {
+		fmt.Fprintf(f.w, "id: %d\n", eventID)
 	}
+	_, err = fmt.Fprintf(f.w, "event: %s\ndata: %s\n\n", event, b)
+	return err
+}
+
+// ping sends the cursor reached and flushes what was sent before it.
+func (f *feedStream) ping() error {
+	if err := f.send(leaf.EventPing, 0, leaf.FeedCursor{Cursor: f.cursor}); err != nil {
+		return err
+	}
+	return f.rc.Flush()
+}
+
+// follow sends every change after the cursor, then each new one as the hub
+// wakes it, with a ping every feedKeepalive, until the leaf goes, the
+// server stops, or the leaf's own token is deleted.
+func (f *feedStream) follow(wake <-chan struct{}) {
 	ping := time.NewTicker(feedKeepalive)
 	defer ping.Stop()
-	lastSeen := h.now()
+	lastSeen := f.h.now()
 	for {
-		changes, err := models.ChangesAfter(ctx, h.db, cursor, feedBatch)
-		if err != nil {
-			// The leaf reconnects with its cursor and misses nothing.
-			if ctx.Err() == nil {
-				h.log.Warn("leaf feed: read changes", "err", err)
-			}
+		full, done := f.pump()
+		if done {
 			return
 		}
-		tokenGone := false
-		for _, ch := range changes {
-			cursor = ch.ID
-			if !feedConcerns(ch, id) {
-				continue
-			}
-			if send(leaf.EventChange, ch.ID, leaf.FeedChange{Kind: ch.Kind}) != nil {
-				return
-			}
-			tokenGone = tokenGone || ch.Kind == models.ChangeToken
-		}
-		if len(changes) > 0 && (send(leaf.EventPing, 0, leaf.FeedCursor{Cursor: cursor}) != nil || flush() != nil) {
-			return
-		}
-		if tokenGone {
-			// This leaf's token is gone: it learns so from its next
-			// request; the stream it opened with that token ends here.
-			return
-		}
-		if len(changes) == feedBatch {
+		if full {
 			continue
 		}
 		select {
-		case <-ctx.Done():
+		case <-f.ctx.Done():
 			return
-		case <-h.hub.Done():
+		case <-f.h.hub.Done():
 			return
 		case <-wake:
 		case <-ping.C:
-			if send(leaf.EventPing, 0, leaf.FeedCursor{Cursor: cursor}) != nil || flush() != nil {
+			if f.ping() != nil {
 				return
 			}
-			if now := h.now(); now.Sub(lastSeen) >= feedSeenEvery {
-				lastSeen = now
-				if err := models.TouchLeafFeed(ctx, h.db, row, conn, now); err != nil && ctx.Err() == nil {
-					h.log.Warn("leaf feed: record the leaf as seen", "err", err)
-				}
-			}
+			lastSeen = f.seen(lastSeen)
 		}
 	}
+}
+
+// pump sends one batch of changes. full means there may be more at once;
+// done means the feed ends here.
+func (f *feedStream) pump() (full, done bool) {
+	changes, err := models.ChangesAfter(f.ctx, f.h.db, f.cursor, feedBatch)
+	if err != nil {
+		// The leaf reconnects with its cursor and misses nothing.
+		if f.ctx.Err() == nil {
+			f.h.log.Warn("leaf feed: read changes", "err", err)
+		}
+		return false, true
+	}
+	tokenGone := false
+	for _, ch := range changes {
+		f.cursor = ch.ID
+		if !feedConcerns(ch, f.id) {
+			continue
+		}
+		if f.send(leaf.EventChange, ch.ID, leaf.FeedChange{Kind: ch.Kind}) != nil {
+			return false, true
+		}
+		tokenGone = tokenGone || ch.Kind == models.ChangeToken
+	}
+	if len(changes) > 0 && f.ping() != nil {
+		return false, true
+	}
+	// When this leaf's token is gone, it learns so from its next request;
+	// the stream it opened with that token ends here.
+	return len(changes) == feedBatch, tokenGone
+}
+
+// seen records the leaf as seen, at most every feedSeenEvery, and returns
+// when it last did.
+func (f *feedStream) seen(last time.Time) time.Time {
+	now := f.h.now()
+	if now.Sub(last) < feedSeenEvery {
+		return last
+	}
+	if err := models.TouchLeafFeed(f.ctx, f.h.db, f.row, f.conn, now); err != nil && f.ctx.Err() == nil {
+		f.h.log.Warn("leaf feed: record the leaf as seen", "err", err)
+	}
+	return now
 }
 
 // feedConcerns reports whether a change matters to the leaf connected as

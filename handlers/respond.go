@@ -65,23 +65,34 @@ func failed(what string, err error) error {
 	return &failure{what, err}
 }
 
-// formError carries the form to show again when err is a refusal the
-// person can fix: show renders it with the field messages, as an htmx
-// fragment and as a whole page.
+// formAnswer shows a form again with status and the messages beside its
+// fields ("" is the form as a whole), keeping what the person typed.
+type formAnswer func(c *gin.Context, status int, errs models.FieldErrors)
+
+// formError carries the form to show again when err stops a page's form.
 type formError struct {
 	err  error
-	show func(models.FieldErrors) (fragment, page templ.Component)
+	show formAnswer
 }
 
 func (f *formError) Error() string { return f.err.Error() }
 func (f *formError) Unwrap() error { return f.err }
 
 // withForm attaches a form to err (nil stays nil); see formError.
-func withForm(err error, show func(models.FieldErrors) (fragment, page templ.Component)) error {
+func withForm(err error, show formAnswer) error {
 	if err == nil {
 		return nil
 	}
 	return &formError{err, show}
+}
+
+// formFor is the formAnswer of a form that is its own fragment in an htmx
+// swap and part of a whole page otherwise.
+func (h *Handlers) formFor(view func(models.FieldErrors) (fragment, page templ.Component)) formAnswer {
+	return func(c *gin.Context, status int, errs models.FieldErrors) {
+		fragment, page := view(errs)
+		h.renderForm(c, status, fragment, page)
+	}
 }
 
 // refusal is the status, message and field messages of an error a person
@@ -107,21 +118,26 @@ func fieldsOf(field, msg string) models.FieldErrors {
 
 // answerError answers err; see handle.
 func (h *Handlers) answerError(c *gin.Context, err error) {
-	if status, msg, fields, ok := refusal(err); ok {
-		var form *formError
-		switch {
-		case isAPI(c):
-			if _, whole := fields[""]; whole && len(fields) == 1 {
-				fields = models.FieldErrors{}
-			}
-			c.AbortWithStatusJSON(status, gin.H{"error": msg, "fields": fields})
-		case errors.As(err, &form):
-			fragment, page := form.show(fields)
-			h.renderForm(c, status, fragment, page)
+	if h.clientGone(c, "answer the request", err) {
+		return
+	}
+	var form *formError
+	if !isAPI(c) && errors.As(err, &form) {
+		if status, errs := h.formProblem(c, err); status != 0 {
+			form.show(c, status, errs)
 			c.Abort()
-		default:
-			h.fail(c, status, msg)
+			return
 		}
+	}
+	if status, msg, fields, ok := refusal(err); ok {
+		if !isAPI(c) {
+			h.fail(c, status, msg)
+			return
+		}
+		if _, whole := fields[""]; whole && len(fields) == 1 {
+			fields = models.FieldErrors{}
+		}
+		c.AbortWithStatusJSON(status, gin.H{"error": msg, "fields": fields})
 		return
 	}
 	var p *problem
@@ -136,6 +152,26 @@ func (h *Handlers) answerError(c *gin.Context, err error) {
 	default:
 		h.serverError(c, "answer this request", err)
 	}
+}
+
+// formProblem is the status and messages a form shows for err: a refusal's
+// own, or for an unexpected failure (logged here) a message for the whole
+// form, so that nothing typed is lost while the database is away. It is 0
+// for errors a form cannot help with (a bad body, nothing at the address).
+func (h *Handlers) formProblem(c *gin.Context, err error) (int, models.FieldErrors) {
+	if status, _, errs, ok := refusal(err); ok {
+		return status, errs
+	}
+	var f *failure
+	if !errors.As(err, &f) || errors.Is(err, models.ErrNotFound) {
+		return 0, nil
+	}
+	h.log.Error(f.what, "path", c.Request.URL.Path, "err", f.err)
+	status, msg := serverProblem(err, "Something went wrong while trying to "+f.what+"; try again, and check the server log if it keeps failing.")
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	return status, models.FieldErrors{"": msg}
 }
 
 // renderForm re-shows a form with its messages: htmx swaps only 2xx
@@ -169,7 +205,8 @@ func (h *Handlers) deleted(c *gin.Context, id uint, notice, next string) error {
 	switch {
 	case isAPI(c):
 		c.JSON(http.StatusOK, gin.H{"id": id, "deleted": true})
-	case isHTMX(c):
+	case isHTMX(c), c.Request.Method == http.MethodDelete:
+		// DELETE comes from htmx or a script, never from a plain form.
 		c.Status(http.StatusOK)
 	default:
 		h.setNotice(c, notice)
@@ -197,4 +234,15 @@ func pathID(c *gin.Context) (uint, error) {
 		return 0, models.ErrNotFound
 	}
 	return uint(id), nil
+}
+
+// listed answers a list: body as JSON under /api/, otherwise the page,
+// with the notice the last action left (an API call never takes it).
+func (h *Handlers) listed(c *gin.Context, body any, page func(notice string) templ.Component) error {
+	if isAPI(c) {
+		c.JSON(http.StatusOK, body)
+		return nil
+	}
+	h.render(c, http.StatusOK, page(h.popNotice(c)))
+	return nil
 }

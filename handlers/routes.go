@@ -61,18 +61,18 @@ func (h *Handlers) engine() *gin.Engine {
 	signedIn := pages.Group("/", h.requireUser)
 	signedIn.GET("/templates", h.handle(h.templates))
 	// API tokens: hidden for everyone by server.ui.hide_api_tokens, else
-	// for users with use_api_tokens. Each htmx route has a plain-form twin.
-	tokens := func(hs ...gin.HandlerFunc) []gin.HandlerFunc {
-		return append([]gin.HandlerFunc{h.tokensEnabled, h.requirePerm(models.PermUseAPITokens)}, hs...)
+	// for users with use_api_tokens. The API and the page share handlers.
+	tokens := func(fn func(*gin.Context) error) []gin.HandlerFunc {
+		return []gin.HandlerFunc{h.tokensEnabled, h.requirePerm(models.PermUseAPITokens), h.handle(fn)}
 	}
-	signedIn.GET("/api-tokens", tokens(h.tokensPage)...)
+	signedIn.GET("/api-tokens", tokens(h.listTokens)...)
 	signedIn.POST("/api-tokens", tokens(h.createToken)...)
 	signedIn.GET("/api-tokens/new", tokens(h.newTokenForm)...)
 	signedIn.GET("/api-tokens/:id", tokens(h.tokenPage)...)
 	signedIn.GET("/api-tokens/:id/secret", tokens(h.tokenSecret)...)
 	signedIn.DELETE("/api-tokens/:id", tokens(h.deleteToken)...)
 	signedIn.GET("/api-tokens/:id/delete", tokens(h.confirmDeleteToken)...)
-	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteTokenSubmit)...)
+	signedIn.POST("/api-tokens/:id/delete", tokens(h.deleteToken)...)
 	signedIn.GET("/leaf-nodes", h.requirePerm(models.PermViewLeafNodes), h.leafNodesPage)
 	// A leaf's own status: anyone signed in may see it and ask for a retry.
 	signedIn.GET("/leaf", h.leafStatusPage)
@@ -124,18 +124,18 @@ func (h *Handlers) engine() *gin.Engine {
 	api.GET("/ping", h.ping)
 	authed := api.Group("/", h.requireUser)
 	authed.GET("/users/whoami", h.whoami)
-	authed.GET("/tokens", tokens(h.apiListTokens)...)
-	authed.POST("/tokens", tokens(h.apiCreateToken)...)
-	authed.DELETE("/tokens/:id", tokens(h.apiDeleteToken)...)
+	authed.GET("/tokens", tokens(h.listTokens)...)
+	authed.POST("/tokens", tokens(h.createToken)...)
+	authed.DELETE("/tokens/:id", tokens(h.deleteToken)...)
 	authed.GET("/leaf/status", h.leafStatus)
 
 	// The origin's side of leaf mode: API-token only, see leafGate.
 	origin := api.Group("/leaf/v1", h.leafGate)
 	origin.GET("/hello", h.leafHello)
-	origin.POST("/auth", h.leafAuth)
+	origin.POST("/auth", h.handle(h.leafAuth))
 	origin.GET("/templates", h.leafTemplates)
 	origin.GET("/templatevars", h.leafTemplateVars)
-	origin.GET("/feed", h.leafFeed)
+	origin.GET("/feed", h.handle(h.leafFeed))
 
 	// Reading templates is for everyone signed in (filtered by zone);
 	// writing needs manage_templates.

@@ -183,7 +183,7 @@ func (h *Handlers) templateCreate(c *gin.Context) error {
 		t, err = models.CreateTemplate(c.Request.Context(), h.db, m, h.now().UTC())
 	}
 	if err != nil {
-		return withForm(failed("create the template", err), in.form(0, m))
+		return withForm(failed("create the template", err), h.formFor(in.form(0, m)))
 	}
 	h.log.Info("template created", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
 	return h.saved(c, http.StatusCreated, toTemplateJSON(t), fmt.Sprintf("Template “%s” created.", t.Name), "/templates")
@@ -211,7 +211,7 @@ func (h *Handlers) templateUpdate(c *gin.Context) error {
 		t, err = models.UpdateTemplate(c.Request.Context(), h.db, id, m, h.now().UTC())
 	}
 	if err != nil {
-		return withForm(failed("update the template", err), in.form(id, m))
+		return withForm(failed("update the template", err), h.formFor(in.form(id, m)))
 	}
 	h.log.Info("template updated", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
 	return h.saved(c, http.StatusOK, toTemplateJSON(t), fmt.Sprintf("Template “%s” saved.", t.Name), "/templates")

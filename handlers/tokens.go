@@ -4,24 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/htmx"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
 )
 
-// Session keys for what the API Tokens page shows once after a redirect.
+// flashNewTokenID is the session key of the token the API Tokens page shows
+// in full once, after a redirect.
 // The new token travels as its id, never as plaintext: the session store is
 // a database table too.
-const (
-	flashNewTokenID = "new_token_id"
-	flashTokenNote  = "token_notice"
-)
+const flashNewTokenID = "new_token_id"
 
 // maxTokenBodyBytes bounds an API request body; a token request is tiny.
 const maxTokenBodyBytes = 16 << 10
@@ -48,25 +48,33 @@ func (h *Handlers) tokensEnabled(c *gin.Context) {
 	c.Next()
 }
 
-// tokensPage is GET /api-tokens[?page=N][&q=…]: the page, or for htmx (a
+// listTokens is GET /api/tokens (every one of the caller's tokens as JSON, no
+// secrets) and GET /api-tokens[?page=N][&q=…]: the page, or for htmx (a
 // search, a page link, a refresh after a change) just the list.
-func (h *Handlers) tokensPage(c *gin.Context) {
-	if !isHTMX(c) {
-		h.showTokens(c, http.StatusOK, views.TokenForm{})
-		return
+func (h *Handlers) listTokens(c *gin.Context) error {
+	if isAPI(c) {
+		list, err := models.ListTokens(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()).ID)
+		if err != nil {
+			return failed("load your tokens", err)
+		}
+		c.JSON(http.StatusOK, mapSlice(list, newTokenJSON))
+		return nil
 	}
-	list, ok := h.tokenList(c)
-	if !ok {
-		return
+	if !isHTMX(c) {
+		return h.showTokens(c, http.StatusOK, views.TokenForm{})
+	}
+	list, err := h.tokenList(c)
+	if err != nil {
+		return err
 	}
 	noStore(c)
 	h.render(c, http.StatusOK, views.TokenListView(list))
+	return nil
 }
 
 // tokenList loads the page of the caller's tokens that ?page= and ?q= ask
-// for; a missing or bad page is the first. When it returns false it has
-// answered already.
-func (h *Handlers) tokenList(c *gin.Context) (views.TokenList, bool) {
+// for; a missing or bad page is the first.
+func (h *Handlers) tokenList(c *gin.Context) (views.TokenList, error) {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
 	q := strings.TrimSpace(c.Query("q"))
@@ -76,9 +84,7 @@ func (h *Handlers) tokenList(c *gin.Context) (views.TokenList, bool) {
 	}
 	list, total, err := models.ListTokenPage(ctx, h.db, me.ID, q, page, tokensPerPage)
 	if err != nil {
-		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
-		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
-		return views.TokenList{}, false
+		return views.TokenList{}, failed("load your tokens", err)
 	}
 	return views.TokenList{
 		Tokens:  list,
@@ -87,28 +93,28 @@ func (h *Handlers) tokenList(c *gin.Context) (views.TokenList, bool) {
 		PerPage: tokensPerPage,
 		Query:   q,
 		Now:     h.now(),
-	}, true
+	}, nil
 }
 
 // newTokenForm is GET /api-tokens/new: the panel with the form open for
 // htmx, the whole page with the form open otherwise.
-func (h *Handlers) newTokenForm(c *gin.Context) {
+func (h *Handlers) newTokenForm(c *gin.Context) error {
 	form := views.TokenForm{Open: true}
 	if isHTMX(c) {
 		h.render(c, http.StatusOK, views.TokenPanelView(views.TokenPanel{Form: form}))
-		return
+		return nil
 	}
-	h.showTokens(c, http.StatusOK, form)
+	return h.showTokens(c, http.StatusOK, form)
 }
 
 // showTokens renders the whole page with form in the panel, plus what the
 // session holds from a redirect: a token just created, a notice.
-func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) {
+func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) error {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
-	list, ok := h.tokenList(c)
-	if !ok {
-		return
+	list, err := h.tokenList(c)
+	if err != nil {
+		return err
 	}
 	page := views.TokensPage{List: list, Panel: views.TokenPanel{Form: form}}
 	if id := h.sessions.PopInt(ctx, flashNewTokenID); id > 0 {
@@ -123,77 +129,91 @@ func (h *Handlers) showTokens(c *gin.Context, status int, form views.TokenForm) 
 			h.log.Error("reveal new API token", "user_id", me.ID, "token_id", id, "err", err)
 		}
 	}
-	page.Notice = h.sessions.PopString(ctx, flashTokenNote)
+	page.Notice = h.popNotice(c)
 	noStore(c)
 	h.render(c, status, views.TokensPageView(page))
+	return nil
 }
 
-// createToken is POST /api-tokens, from the New Token form with or without
-// htmx.
-func (h *Handlers) createToken(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
-	if err := c.Request.ParseForm(); err != nil {
-		h.fail(c, http.StatusBadRequest, "The form could not be read; reload the page and try again.")
-		return
+// tokenInput is a new token's name, from the New Token form or from
+// {"name": …}.
+type tokenInput struct {
+	Name *string `json:"name"`
+}
+
+func (in *tokenInput) fromForm(f url.Values) {
+	name := f.Get("name")
+	in.Name = &name
+}
+
+const tokenBodyExample = `{"name":"Leaf Test"}`
+
+// createToken is POST /api/tokens (201 with the token, the one time the
+// API sends it) and POST /api-tokens from the New Token form, with or
+// without htmx.
+func (h *Handlers) createToken(c *gin.Context) error {
+	var in tokenInput
+	if err := bind(c, &in, bodyLimit(c, maxTokenBodyBytes, maxFormBytes)); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return badRequest(`name is required: send a JSON object like ` + tokenBodyExample + ".")
 	}
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
-	typed := c.PostForm("name")
-	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, typed, h.now(), h.cfg.Server.MaxTokensPerUser)
+	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, *in.Name, h.now(), h.cfg.Server.MaxTokensPerUser)
 	if err != nil {
-		form := views.TokenForm{Open: true, Name: typed}
-		status := http.StatusUnprocessableEntity
-		var fe models.FieldErrors
-		var full *models.ConflictError
-		switch {
-		case errors.As(err, &fe):
-			form.Error = fe["name"]
-		case errors.As(err, &full):
-			form.Error, status = full.Message, http.StatusConflict
-		default:
-			h.log.Error("create API token", "user_id", me.ID, "err", err)
-			status, form.Error = serverProblem(err, "The token could not be saved because of a server problem; try again in a moment.")
+		return withForm(failed("save the token", err), h.tokenFormAgain(*in.Name))
+	}
+	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)
+	noStore(c)
+	switch {
+	case isAPI(c):
+		out := newTokenJSON(tok)
+		out.Token = plain
+		c.JSON(http.StatusCreated, out)
+	case isHTMX(c):
+		created := models.RevealedToken{Token: *tok, Plaintext: plain}
+		panel := views.TokenPanel{Created: &created, Form: views.TokenForm{Open: true}}
+		htmx.Trigger(c.Writer, tokensChanged)
+		h.render(c, http.StatusOK, views.TokenCreatedResponse(panel, *tok, h.now()))
+	default:
+		h.sessions.Put(ctx, flashNewTokenID, int(tok.ID))
+		h.redirect(c, "/api-tokens")
+	}
+	return nil
+}
+
+// tokenFormAgain shows the New Token form again with what was typed. An
+// htmx answer goes to the form itself (htmx swaps only 2xx answers, and
+// retargeting keeps a token shown above the form on screen).
+func (h *Handlers) tokenFormAgain(typed string) formAnswer {
+	return func(c *gin.Context, status int, errs models.FieldErrors) {
+		form := views.TokenForm{Open: true, Name: typed, Error: errs["name"]}
+		if form.Error == "" {
+			form.Error = errs[""]
 		}
 		if isHTMX(c) {
-			// htmx swaps only 2xx answers; retarget to the form so a token
-			// shown above it stays on screen.
-			c.Header("HX-Retarget", "#token-form")
-			c.Header("HX-Reswap", "outerHTML")
+			htmx.Retarget(c.Writer, "#token-form", "outerHTML")
 			h.render(c, http.StatusOK, views.TokenFormView(form))
 			return
 		}
-		h.showTokens(c, status, form)
-		return
+		if err := h.showTokens(c, status, form); err != nil {
+			h.answerError(c, err)
+		}
 	}
-	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)
-	if isHTMX(c) {
-		created := models.RevealedToken{Token: *tok, Plaintext: plain}
-		panel := views.TokenPanel{Created: &created, Form: views.TokenForm{Open: true}}
-		noStore(c)
-		c.Header("HX-Trigger", tokensChanged)
-		h.render(c, http.StatusOK, views.TokenCreatedResponse(panel, *tok, h.now()))
-		return
-	}
-	h.sessions.Put(ctx, flashNewTokenID, int(tok.ID))
-	h.redirect(c, "/api-tokens")
 }
 
 // tokenPage is GET /api-tokens/{id}: one token in full, where the copy link
 // leads when JavaScript is off.
-func (h *Handlers) tokenPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	me := webctx.Identity(ctx)
-	id, ok := parseID(c)
-	if !ok {
-		h.notFound(c)
-		return
-	}
-	t, err := models.RevealToken(ctx, h.db, h.vault, me.ID, id)
-	if h.tokenLookupFailed(c, err) {
-		return
+func (h *Handlers) tokenPage(c *gin.Context) error {
+	t, err := h.myToken(c)
+	if err != nil {
+		return err
 	}
 	noStore(c)
 	h.render(c, http.StatusOK, views.TokenPageView(*t, h.now()))
+	return nil
 }
 
 // tokenSecret is GET /api-tokens/{id}/secret: the full token, as plain
@@ -201,108 +221,87 @@ func (h *Handlers) tokenPage(c *gin.Context) {
 // copies instead of the page carrying them all. Only the owner gets it
 // (another's is 404, like a missing one), and it is never cached, logged,
 // or readable by another origin.
-func (h *Handlers) tokenSecret(c *gin.Context) {
-	ctx := c.Request.Context()
-	me := webctx.Identity(ctx)
-	id, ok := parseID(c)
-	if !ok {
-		h.notFound(c)
-		return
-	}
-	t, err := models.RevealToken(ctx, h.db, h.vault, me.ID, id)
-	if h.tokenLookupFailed(c, err) {
-		return
+func (h *Handlers) tokenSecret(c *gin.Context) error {
+	t, err := h.myToken(c)
+	if err != nil {
+		return err
 	}
 	noStore(c)
 	if t.Plaintext == "" {
 		h.log.Warn("API token cannot be decrypted; was server.encrypt changed?", "token_id", t.ID)
-		h.fail(c, http.StatusConflict, "This token cannot be copied: the server's encryption key changed since it was created. It still works; create a new token if you need to copy one.")
-		return
+		return &problem{http.StatusConflict, "This token cannot be copied: the server's encryption key changed since it was created. It still works; create a new token if you need to copy one."}
 	}
 	c.Header("Cross-Origin-Resource-Policy", "same-origin")
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(t.Plaintext))
+	return nil
 }
 
-// confirmDeleteToken is GET /api-tokens/{id}/delete: the question htmx asks
-// with hx-confirm, as a page.
-func (h *Handlers) confirmDeleteToken(c *gin.Context) {
-	ctx := c.Request.Context()
-	me := webctx.Identity(ctx)
-	id, ok := parseID(c)
-	if !ok {
-		h.notFound(c)
-		return
+// myToken is the caller's token that the {id} path parameter names,
+// decrypted.
+func (h *Handlers) myToken(c *gin.Context) (*models.RevealedToken, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, errNoSuchToken
 	}
-	t, err := models.TokenByOwner(ctx, h.db, me.ID, id)
-	if h.tokenLookupFailed(c, err) {
-		return
+	ctx := c.Request.Context()
+	t, err := models.RevealToken(ctx, h.db, h.vault, webctx.Identity(ctx).ID, id)
+	return t, tokenLookup(err)
+}
+
+// confirmDeleteToken is GET /api-tokens/{id}/delete: the question the
+// dialog asks, as a page for browsers without JavaScript.
+func (h *Handlers) confirmDeleteToken(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return errNoSuchToken
+	}
+	ctx := c.Request.Context()
+	t, err := models.TokenByOwner(ctx, h.db, webctx.Identity(ctx).ID, id)
+	if err := tokenLookup(err); err != nil {
+		return err
 	}
 	h.render(c, http.StatusOK, views.TokenDeletePage(*t))
+	return nil
 }
 
-// deleteToken is DELETE /api-tokens/{id} from htmx: 200 with an empty body,
-// which the outerHTML swap turns into the row disappearing.
-func (h *Handlers) deleteToken(c *gin.Context) {
-	if _, ok := h.removeToken(c); ok {
-		c.Header("HX-Trigger", tokensChanged)
-		c.Status(http.StatusOK)
+// deleteToken is DELETE /api/tokens/{id}, DELETE /api-tokens/{id} from
+// htmx (the list then fetches its page again: see tokensChanged) and POST
+// /api-tokens/{id}/delete from the form without JavaScript. A token that is
+// not the caller's is 404, like a missing one.
+func (h *Handlers) deleteToken(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return errNoSuchToken
 	}
-}
-
-// deleteTokenSubmit is POST /api-tokens/{id}/delete, the form without
-// JavaScript.
-func (h *Handlers) deleteTokenSubmit(c *gin.Context) {
-	t, ok := h.removeToken(c)
-	if !ok {
-		return
-	}
-	h.sessions.Put(c.Request.Context(), flashTokenNote, fmt.Sprintf("Deleted the token “%s”.", t.Name))
-	h.redirect(c, "/api-tokens")
-}
-
-// removeToken deletes the caller's token named by the {id} path parameter.
-// When it returns false it has answered already.
-func (h *Handlers) removeToken(c *gin.Context) (*models.Token, bool) {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
-	id, ok := parseID(c)
-	if !ok {
-		h.notFound(c)
-		return nil, false
-	}
 	t, err := models.DeleteToken(ctx, h.db, me.ID, id)
-	if h.tokenLookupFailed(c, err) {
-		return nil, false
+	if err := tokenLookup(err); err != nil {
+		return err
 	}
 	h.log.Info("API token deleted", "user_id", me.ID, "token_id", t.ID)
-	return t, true
+	if isHTMX(c) {
+		htmx.Trigger(c.Writer, tokensChanged)
+	}
+	return h.deleted(c, t.ID, fmt.Sprintf("Deleted the token “%s”.", t.Name), "/api-tokens")
 }
 
-// tokenLookupFailed answers a failed look-up of the caller's token: 404
-// for a token that is not theirs or not there (the two look the same), 500
-// otherwise.
-func (h *Handlers) tokenLookupFailed(c *gin.Context, err error) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, models.ErrNotFound):
-		h.fail(c, http.StatusNotFound, "There is no such token among yours. It may have been deleted, or expired after 14 days unused.")
-	default:
-		h.log.Error("API token", "path", c.Request.URL.Path, "err", err)
-		h.failErr(c, err, "The token could not be loaded because of a server problem; try again in a moment.")
+// errNoSuchToken is the answer for a token that is not the caller's or not
+// there: the two look the same.
+var errNoSuchToken = notFoundError("There is no such token among yours. It may have been deleted, or expired after 14 days unused.")
+
+// tokenLookup is err with ErrNotFound told as errNoSuchToken.
+func tokenLookup(err error) error {
+	if errors.Is(err, models.ErrNotFound) {
+		return errNoSuchToken
 	}
-	return true
+	return failed("load the token", err)
 }
 
 // noStore keeps a response that carries a full token out of every cache,
 // the browser's back/forward and disk caches included.
 func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
-}
-
-func parseID(c *gin.Context) (uint, bool) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
-	return uint(id), err == nil && id > 0
 }
 
 // tokenJSON is the API shape of a token. Token is set only in the answer
@@ -332,73 +331,11 @@ func newTokenJSON(t *models.Token) tokenJSON {
 	return out
 }
 
-// apiListTokens is GET /api/tokens: the caller's tokens, no secrets.
-func (h *Handlers) apiListTokens(c *gin.Context) {
-	ctx := c.Request.Context()
-	me := webctx.Identity(ctx)
-	list, err := models.ListTokens(ctx, h.db, me.ID)
-	if err != nil {
-		h.log.Error("list API tokens", "user_id", me.ID, "err", err)
-		h.failErr(c, err, "Your tokens could not be loaded; try again in a moment.")
-		return
+// bodyLimit is the most a request body may hold: jsonLimit for the API,
+// formLimit for a form.
+func bodyLimit(c *gin.Context, jsonLimit, formLimit int64) int64 {
+	if isAPI(c) {
+		return jsonLimit
 	}
-	out := make([]tokenJSON, len(list))
-	for i := range list {
-		out[i] = newTokenJSON(&list[i])
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-// apiCreateToken is POST /api/tokens {"name": …} → 201 with the token.
-func (h *Handlers) apiCreateToken(c *gin.Context) {
-	ctx := c.Request.Context()
-	me := webctx.Identity(ctx)
-	name, ok := h.readTokenRequest(c)
-	if !ok {
-		return
-	}
-	tok, plain, err := models.CreateToken(ctx, h.db, h.vault, me.ID, name, h.now(), h.cfg.Server.MaxTokensPerUser)
-	var fe models.FieldErrors
-	switch {
-	case errors.As(err, &fe):
-		h.fail(c, http.StatusBadRequest, "name: "+fe["name"])
-		return
-	case h.apiRefusal(c, err):
-		return
-	case err != nil:
-		h.log.Error("create API token", "user_id", me.ID, "err", err)
-		h.failErr(c, err, "The token could not be saved because of a server problem; try again in a moment.")
-		return
-	}
-	h.log.Info("API token created", "user_id", me.ID, "token_id", tok.ID)
-	out := newTokenJSON(tok)
-	out.Token = plain
-	noStore(c)
-	c.JSON(http.StatusCreated, out)
-}
-
-// apiDeleteToken is DELETE /api/tokens/{id}: 200, or 404 when the token is
-// not the caller's.
-func (h *Handlers) apiDeleteToken(c *gin.Context) {
-	if _, ok := h.removeToken(c); ok {
-		c.JSON(http.StatusOK, gin.H{"status": true})
-	}
-}
-
-const tokenBodyExample = `{"name":"Leaf Test"}`
-
-// readTokenRequest decodes {"name": "…"} strictly and returns the name; on
-// a bad body it has already answered 400 naming the problem.
-func (h *Handlers) readTokenRequest(c *gin.Context) (string, bool) {
-	var req struct {
-		Name *string `json:"name"`
-	}
-	if !h.decodeJSON(c, &req, maxTokenBodyBytes) {
-		return "", false
-	}
-	if req.Name == nil {
-		h.fail(c, http.StatusBadRequest, `name is required: send a JSON object like `+tokenBodyExample+".")
-		return "", false
-	}
-	return *req.Name, true
+	return formLimit
 }
