@@ -41,133 +41,20 @@ const (
 // directory, SQLite's integrity check passes and every token answered 201
 // before the kill authenticates.
 func TestAServerKilledWhileCreatingTokensLosesNoConfirmedTokenAndNoIntegrity(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the knot binary and kills it mid-write; skipped under -short")
-	}
 	bin := buildKnot(t)
-
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	dbPath := filepath.Join(dir, "data", "knot.db")
-	cfgPath := filepath.Join(dir, "knot.toml")
 	// max_tokens_per_user: the test makes up to 1,000 tokens, the default cap.
-	err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[server]
-listen = %q
-url = %q
-max_tokens_per_user = 100000
-[server.tls]
-use_tls = false
-[server.sqlite]
-path = %q
-[log]
-level = "warn"
-`, addr, base, dbPath)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, dbPath := writeConfig(t, "max_tokens_per_user = 100000\n")
 
-	first := startKnot(t, bin, cfgPath, base)
-
-	// The setup code: the server logs it at info, which this config hides,
-	// so ask the binary as an operator would.
-	out, err := exec.Command(bin, "setup-code", "--config", cfgPath).Output()
-	if err != nil {
-		t.Fatalf("knot setup-code: %v", err)
-	}
-	code := strings.TrimSpace(string(out))
-	if code == "" {
-		t.Fatal("knot setup-code printed nothing")
-	}
-	anon := crashClient(t)
-	res, body := crashDo(t, anon, http.MethodPost, base+"/initial-system-setup", "application/x-www-form-urlencoded", url.Values{
-		"setup_code": {code}, "username": {knottest.AdminUsername}, "email": {knottest.AdminEmail},
-		"password": {knottest.AdminPassword}, "confirm": {knottest.AdminPassword},
-	}.Encode())
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("initial setup: %d %s\n%s", res.StatusCode, body, first.logs.String())
-	}
-	admin := crashClient(t)
-	res, body = crashDo(t, admin, http.MethodPost, base+"/login", "application/x-www-form-urlencoded", url.Values{
-		"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword},
-	}.Encode())
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in: %d %s", res.StatusCode, body)
-	}
-
-	// Writers create tokens until the server dies under them; every token
-	// the server confirmed with 201 and a full body is recorded.
-	var (
-		mu        sync.Mutex
-		confirmed []string
-		other     = map[int]int{} // any answer but 201, by status
-		count     atomic.Int64
-		wg        sync.WaitGroup
-	)
-	enough := make(chan struct{})
-	var enoughOnce sync.Once
-	stop := make(chan struct{})
-	for w := range crashWriters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				payload := fmt.Sprintf(`{"name":"crash-%d-%d"}`, w, n)
-				req, err := http.NewRequest(http.MethodPost, base+"/api/tokens", strings.NewReader(payload))
-				if err != nil {
-					return
-				}
-				req.Header.Set("Content-Type", "application/json")
-				res, err := admin.Do(req)
-				if err != nil {
-					return // the server is gone
-				}
-				b, err := io.ReadAll(res.Body)
-				res.Body.Close()
-				if err != nil {
-					return // cut off mid-answer: not confirmed
-				}
-				if res.StatusCode != http.StatusCreated {
-					mu.Lock()
-					other[res.StatusCode]++
-					mu.Unlock()
-					continue
-				}
-				var tok struct {
-					Token string `json:"token"`
-				}
-				if err := json.Unmarshal(b, &tok); err != nil || tok.Token == "" {
-					t.Errorf("a 201 without a token: %q", b)
-					return
-				}
-				mu.Lock()
-				confirmed = append(confirmed, tok.Token)
-				mu.Unlock()
-				if count.Add(1) >= crashTokens {
-					enoughOnce.Do(func() { close(enough) })
-				}
-			}
-		}()
-	}
+	first := startKnot(t, bin, cfgPath)
+	load := startTokenLoad(t, signedInAdmin(t, bin, cfgPath, first), first.base)
 	began := time.Now()
 	select {
-	case <-enough:
+	case <-load.enough:
 	case <-time.After(crashLoadLimit):
 	}
 	first.kill(t)
 	loaded := time.Since(began)
-	close(stop)
-	wg.Wait()
-
-	mu.Lock()
-	tokens := append([]string(nil), confirmed...)
-	refused := fmt.Sprint(other)
-	mu.Unlock()
+	tokens, refused := load.end()
 	if refused != "map[]" {
 		t.Errorf("the server answered token requests before the kill with other statuses than 201: %s\n%s", refused, first.logs.String())
 	}
@@ -184,20 +71,143 @@ level = "warn"
 	// As the kill left it, before any server touches it again.
 	checkIntegrity(t, dbPath, "as SIGKILL left it")
 
-	second := startKnot(t, bin, cfgPath, base)
+	// The restart listens on a new port of its own.
+	second := startKnot(t, bin, cfgPath)
 	checkIntegrity(t, dbPath, "after the restart")
+	if lost := lostTokens(t, second, tokens); len(lost) > 0 {
+		t.Fatalf("%d of %d tokens answered 201 before the kill do not authenticate after the restart: %s\nrestarted server's log:\n%s",
+			len(lost), len(tokens), strings.Join(lost, ", "), second.logs.String())
+	}
+	second.terminate(t)
+}
 
+// signedInAdmin creates the first admin on p, with the setup code asked of
+// the binary as an operator would, and returns a client signed in as them.
+func signedInAdmin(t *testing.T, bin, cfgPath string, p *knotProcess) *http.Client {
+	t.Helper()
+	out, err := exec.Command(bin, "setup-code", "--config", cfgPath).Output()
+	if err != nil {
+		t.Fatalf("knot setup-code: %v", err)
+	}
+	code := strings.TrimSpace(string(out))
+	if code == "" {
+		t.Fatal("knot setup-code printed nothing")
+	}
+	res, body := crashDo(t, crashClient(t), http.MethodPost, p.base+"/initial-system-setup", "application/x-www-form-urlencoded", url.Values{
+		"setup_code": {code}, "username": {knottest.AdminUsername}, "email": {knottest.AdminEmail},
+		"password": {knottest.AdminPassword}, "confirm": {knottest.AdminPassword},
+	}.Encode())
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("initial setup: %d %s\n%s", res.StatusCode, body, p.logs.String())
+	}
+	admin := crashClient(t)
+	res, body = crashDo(t, admin, http.MethodPost, p.base+"/login", "application/x-www-form-urlencoded", url.Values{
+		"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword},
+	}.Encode())
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d %s", res.StatusCode, body)
+	}
+	return admin
+}
+
+// tokenLoad is crashWriters writers creating tokens until the server dies
+// under them; every token the server confirmed with 201 and a full body is
+// recorded.
+type tokenLoad struct {
+	enough     chan struct{} // closed once crashTokens are confirmed
+	enoughOnce sync.Once
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	count      atomic.Int64
+
+	mu        sync.Mutex
+	confirmed []string
+	other     map[int]int // any answer but 201, by status
+}
+
+func startTokenLoad(t *testing.T, admin *http.Client, base string) *tokenLoad {
+	l := &tokenLoad{enough: make(chan struct{}), stop: make(chan struct{}), other: map[int]int{}}
+	for w := range crashWriters {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.write(t, admin, base, w)
+		}()
+	}
+	return l
+}
+
+// write is writer w's loop; it ends when the load stops or the server is
+// gone.
+func (l *tokenLoad) write(t *testing.T, admin *http.Client, base string, w int) {
+	for n := 0; ; n++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		payload := fmt.Sprintf(`{"name":"crash-%d-%d"}`, w, n)
+		req, err := http.NewRequest(http.MethodPost, base+"/api/tokens", strings.NewReader(payload))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := admin.Do(req)
+		if err != nil {
+			return // the server is gone
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return // cut off mid-answer: not confirmed
+		}
+		if res.StatusCode != http.StatusCreated {
+			l.mu.Lock()
+			l.other[res.StatusCode]++
+			l.mu.Unlock()
+			continue
+		}
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(b, &tok); err != nil || tok.Token == "" {
+			t.Errorf("a 201 without a token: %q", b)
+			return
+		}
+		l.mu.Lock()
+		l.confirmed = append(l.confirmed, tok.Token)
+		l.mu.Unlock()
+		if l.count.Add(1) >= crashTokens {
+			l.enoughOnce.Do(func() { close(l.enough) })
+		}
+	}
+}
+
+// end stops the writers and returns the confirmed tokens and the other
+// answers by status.
+func (l *tokenLoad) end() (tokens []string, other string) {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.confirmed...), fmt.Sprint(l.other)
+}
+
+// lostTokens returns the tokens that do not authenticate on p, each named
+// by its start and the status it got.
+func lostTokens(t *testing.T, p *knotProcess, tokens []string) []string {
+	t.Helper()
 	client := crashClient(t)
 	var lost []string
 	for _, tok := range tokens {
-		req, err := http.NewRequest(http.MethodGet, base+"/api/users/whoami", nil)
+		req, err := http.NewRequest(http.MethodGet, p.base+"/api/users/whoami", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		res, err := client.Do(req)
 		if err != nil {
-			t.Fatalf("whoami after the restart: %v\n%s", err, second.logs.String())
+			t.Fatalf("whoami after the restart: %v\n%s", err, p.logs.String())
 		}
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
@@ -205,17 +215,17 @@ level = "warn"
 			lost = append(lost, fmt.Sprintf("%s… (%d)", tok[:8], res.StatusCode))
 		}
 	}
-	if len(lost) > 0 {
-		t.Fatalf("%d of %d tokens answered 201 before the kill do not authenticate after the restart: %s\nrestarted server's log:\n%s",
-			len(lost), len(tokens), strings.Join(lost, ", "), second.logs.String())
-	}
-	second.terminate(t)
+	return lost
 }
 
 // buildKnot builds the real binary from the module root (the test's
-// working directory) into a temp dir.
+// working directory) into a temp dir. Building takes long, so under -short
+// the test is skipped.
 func buildKnot(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the knot binary; skipped under -short")
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("the crash test builds the knot binary, and there is no go command on PATH: %v", err)
@@ -233,17 +243,18 @@ func buildKnot(t *testing.T) string {
 // knotProcess is a knot server running as a child process.
 type knotProcess struct {
 	cmd  *exec.Cmd
-	logs *knottest.LogBuffer
+	logs *serverLog
+	base string // http://127.0.0.1:port, as the process logged it
 	done chan struct{}
 	err  error // after done
 }
 
-// startKnot starts `knot server --config cfgPath` and waits until it
-// answers /api/ping at base. The process is killed when the test ends, if
-// it still runs.
-func startKnot(t *testing.T, bin, cfgPath, base string) *knotProcess {
+// startKnot starts `knot server --config cfgPath`, whose log level must
+// show the start-up line (info), and returns once the server answers
+// /api/ping. The process is killed when the test ends, if it still runs.
+func startKnot(t *testing.T, bin, cfgPath string) *knotProcess {
 	t.Helper()
-	p := &knotProcess{logs: &knottest.LogBuffer{}, done: make(chan struct{})}
+	p := &knotProcess{logs: newServerLog(), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "server", "--config", cfgPath)
 	p.cmd.Stdout = p.logs
 	p.cmd.Stderr = p.logs
@@ -253,26 +264,16 @@ func startKnot(t *testing.T, bin, cfgPath, base string) *knotProcess {
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill(t) })
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("knot exited before it answered: %v\n%s", p.err, p.logs.String())
-		default:
-		}
-		res, err := http.Get(base + "/api/ping")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			p.kill(t)
-			t.Fatalf("knot did not answer /api/ping within 30s: %v\n%s", err, p.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	p.base = "http://" + p.logs.awaitListening(t, p.done)
+	res, err := http.Get(p.base + "/api/ping")
+	if err != nil {
+		t.Fatalf("knot logged that it listens, but /api/ping fails: %v\n%s", err, p.logs.String())
 	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/api/ping answered %d\n%s", res.StatusCode, p.logs.String())
+	}
+	return p
 }
 
 // kill sends SIGKILL (if the process still runs) and waits for it.
@@ -288,8 +289,8 @@ func (p *knotProcess) kill(t *testing.T) {
 	}
 	select {
 	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Error("knot did not die within 30s of SIGKILL")
+	case <-time.After(awaitLimit):
+		t.Errorf("knot did not die within %v of SIGKILL", awaitLimit)
 	}
 }
 
@@ -300,14 +301,7 @@ func (p *knotProcess) terminate(t *testing.T) {
 		t.Errorf("SIGTERM knot: %v", err)
 		return
 	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("knot exited with %v after SIGTERM\n%s", p.err, p.logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("knot did not stop within 30s of SIGTERM")
-	}
+	awaitCleanStop(t, "SIGTERM", p.done, &p.err, p.logs)
 }
 
 // checkIntegrity opens the SQLite database read-only and runs PRAGMA

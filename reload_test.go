@@ -2,28 +2,14 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // A leaf whose token the origin rejects recovers when knot.toml gets a new
 // token and knot gets SIGHUP, without a restart; a broken file on the next
@@ -36,60 +22,33 @@ func TestSIGHUPReloadsTheLeafsTokenAndRefusesABrokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfgPath := filepath.Join(dir, "knot.toml")
-	write := func(token string) {
-		t.Helper()
-		err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`[server]
-listen = %q
-url = "http://%s"
-[server.tls]
-use_tls = false
-[server.sqlite]
-path = %q
-[server.origin]
-server = %q
-token = %q
-[log]
-level = "info"
-`, addr, addr, filepath.Join(dir, "data", "knot.db"), origin.URL, token)), 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
+	leafConfig := func(token string) string {
+		return fmt.Sprintf("[server.origin]\nserver = %q\ntoken = %q\n", origin.URL, token)
 	}
-	write(bad)
+	cfgPath, dbPath := writeConfig(t, leafConfig(bad))
 
-	logs := &knottest.LogBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run([]string{"server", "--config", cfgPath}, logs, logs) }()
+	leaf := runServer(cfgPath)
 	t.Cleanup(func() {
 		syscall.Kill(os.Getpid(), syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("the leaf did not stop after SIGINT")
-		}
+		leaf.wait(t)
 	})
-	knottest.Eventually(t, "the rejected token in the log", func() bool {
-		return strings.Contains(logs.String(), "state=token_rejected") && strings.Contains(logs.String(), "SIGHUP")
-	})
+	addr := leaf.logs.awaitListening(t, leaf.stopped)
+	leaf.logs.awaitText(t, "state=token_rejected", leaf.stopped)
+	leaf.logs.awaitText(t, "SIGHUP", leaf.stopped)
 
-	write(good)
+	if err := os.WriteFile(cfgPath, []byte(configText(dbPath, leafConfig(good))), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	knottest.Eventually(t, "the leaf connected with the new token", func() bool {
-		return strings.Contains(logs.String(), "leaf connected to origin")
-	})
+	leaf.logs.awaitText(t, "leaf connected to origin", leaf.stopped)
 
 	if err := os.WriteFile(cfgPath, []byte("[server\nlisten = "), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	knottest.Eventually(t, "the broken file refused", func() bool {
-		return strings.Contains(logs.String(), "reload refused: the running configuration stays")
-	})
+	leaf.logs.awaitText(t, "reload refused: the running configuration stays", leaf.stopped)
 	res, err := http.Get("http://" + addr + "/api/ping")
 	if err != nil {
 		t.Fatalf("the leaf stopped answering after a broken reload: %v", err)

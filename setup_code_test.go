@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,28 +9,8 @@ import (
 	"github.com/knot-dev/knot/knottest"
 )
 
-// writeConfig writes a knot.toml for a plain-HTTP server whose data lives
-// in a temp dir, and returns its path.
-func writeConfig(t *testing.T, extra string) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "knot.toml")
-	body := `[server]
-listen = "127.0.0.1:0"
-url = "http://127.0.0.1"
-[server.tls]
-use_tls = false
-[server.sqlite]
-path = "` + filepath.Join(dir, "data", "knot.db") + `"
-` + extra
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestSetupCodePrintsTheCodeTheServerLogsUntilSetupIsDone(t *testing.T) {
-	path := writeConfig(t, "")
+	path, _ := writeConfig(t, "")
 	var out, errOut bytes.Buffer
 	// Before any server has started: the command makes the code.
 	if err := run([]string{"setup-code", "--config", path}, &out, &errOut); err != nil {
@@ -70,7 +48,7 @@ func TestSetupCodePrintsTheCodeTheServerLogsUntilSetupIsDone(t *testing.T) {
 }
 
 func TestSetupCodeOnALeafSaysThereIsNoSetup(t *testing.T) {
-	path := writeConfig(t, "[server.origin]\nserver = \"https://origin.internal\"\ntoken = \"tok\"\n")
+	path, _ := writeConfig(t, "[server.origin]\nserver = \"https://origin.internal\"\ntoken = \"tok\"\n")
 	var out, errOut bytes.Buffer
 	err := run([]string{"setup-code", "--config", path}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "leaf node") || out.Len() != 0 {

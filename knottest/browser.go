@@ -3,14 +3,29 @@ package knottest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-// ChromiumPath is where the browser tests expect Chromium.
-const ChromiumPath = "/usr/bin/chromium"
+// ChromiumEnv names the environment variable that tells the browser tests
+// where Chromium is: a path, or a command name looked up on PATH
+// (KNOT_CHROMIUM=chromium-browser). Unset, they use DefaultChromium.
+const ChromiumEnv = "KNOT_CHROMIUM"
+
+// DefaultChromium is where Debian and Ubuntu install Chromium.
+const DefaultChromium = "/usr/bin/chromium"
+
+// ChromiumPath is the Chromium the browser tests run: $KNOT_CHROMIUM, or
+// DefaultChromium.
+func ChromiumPath() string {
+	if p := os.Getenv(ChromiumEnv); p != "" {
+		return p
+	}
+	return DefaultChromium
+}
 
 // browserLifetime bounds a test browser however a test goes wrong; tests
 // should bound their own steps more tightly (about 30s).
@@ -18,19 +33,20 @@ const browserLifetime = 2 * time.Minute
 
 // Browser starts a headless Chromium with a fresh profile and returns a
 // chromedp context for one tab in it. The browser is closed, and its profile
-// removed, when the test ends. Without /usr/bin/chromium the test is skipped,
-// except under CI (the CI environment variable is set), where a missing
-// browser must fail rather than pass silently.
+// removed, when the test ends. Without Chromium (see ChromiumPath) the test
+// is skipped, except under CI (the CI environment variable is set), where a
+// missing browser must fail rather than pass silently.
 func Browser(t testing.TB) context.Context {
 	t.Helper()
-	if _, err := os.Stat(ChromiumPath); err != nil {
+	chromium, err := exec.LookPath(ChromiumPath())
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need Chromium at %s: %v", ChromiumPath, err)
+			t.Fatalf("browser tests need Chromium (set %s to its path): %v", ChromiumEnv, err)
 		}
-		t.Skipf("no Chromium at %s; install it to run the browser tests (they fail instead of skipping when CI is set)", ChromiumPath)
+		t.Skipf("no Chromium: %v; install it or set %s to run the browser tests (they fail instead of skipping when CI is set)", err, ChromiumEnv)
 	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(ChromiumPath),
+		chromedp.ExecPath(chromium),
 		chromedp.Headless,
 		chromedp.NoSandbox, // containers and CI runners rarely allow Chromium's sandbox
 		chromedp.DisableGPU,
