@@ -21,7 +21,7 @@ func readForm(c *gin.Context, limit int64) error {
 	if err := c.Request.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB; shorten what you entered.", limit>>10)}
+			return &problem{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("The form is larger than %d KiB; shorten what you entered.", limit>>10)}
 		}
 		return badRequest("The form could not be read; reload the page and try again.")
 	}
@@ -70,4 +70,30 @@ func (h *Handlers) popNotice(c *gin.Context) string {
 func formErrors(err error) (errs models.FieldErrors, status int, ok bool) {
 	status, _, errs, ok = refusal(err)
 	return errs, status, ok
+}
+
+// zonesBox is a form's zones box: the text as typed, to show it again, and
+// why it did not parse.
+type zonesBox struct{ text, problem string }
+
+// read parses the box: the zones, or nil (which keeps the current ones)
+// with the problem kept for problems.
+func (z *zonesBox) read(text string) *[]string {
+	z.text = text
+	zones, msg := models.ParseZones(text)
+	if msg != "" {
+		z.problem = msg
+		return nil
+	}
+	return &zones
+}
+
+// problems is the box's problem as a field message; empty when it parsed,
+// so other fields' messages can join it.
+func (z *zonesBox) problems() models.FieldErrors {
+	errs := models.FieldErrors{}
+	if z.problem != "" {
+		errs["zones"] = z.problem
+	}
+	return errs
 }

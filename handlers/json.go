@@ -170,3 +170,12 @@ func mapSlice[E, T any](list []E, to func(*E) T) []T {
 	}
 	return out
 }
+
+// readOnlyFields are the fields of an API answer that a request body may
+// carry back: taken and dropped, so that a script can send what it fetched.
+type readOnlyFields struct {
+	ID        json.RawMessage `json:"id"`
+	Source    json.RawMessage `json:"source"`
+	CreatedAt json.RawMessage `json:"created_at"`
+	UpdatedAt json.RawMessage `json:"updated_at"`
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -15,17 +16,17 @@ import (
 // password and their sessions. It needs no permission, and everything on
 // it is scoped to the signed-in user.
 
-func (h *Handlers) profilePage(c *gin.Context) {
+func (h *Handlers) profilePage(c *gin.Context) error {
 	d, err := h.profileData(c)
 	if err != nil {
-		h.serverError(c, "load your sessions", err)
-		return
+		return failed("load your sessions", err)
 	}
 	// A sign-in over the cap sets both; the sessions card says it already.
 	if d.Notice = h.popNotice(c); d.Notice == d.Sessions.Capped {
 		d.Notice = ""
 	}
 	h.render(c, http.StatusOK, views.ProfilePage(d))
+	return nil
 }
 
 func (h *Handlers) profileData(c *gin.Context) (views.ProfileData, error) {
@@ -59,66 +60,72 @@ const msgLeafPassword = "This server is a leaf node: your password is your clust
 // password is required and draws on the same rate limits as signing in,
 // so a session left open is no way to guess it. On success every other
 // session of the user ends and this one gets a new token.
-func (h *Handlers) profilePassword(c *gin.Context) {
-	if !h.parseForm(c, maxFormBytes) {
-		return
+func (h *Handlers) profilePassword(c *gin.Context) error {
+	if err := readForm(c, maxFormBytes); err != nil {
+		return err
 	}
 	if h.leaf != nil {
-		h.fail(c, http.StatusForbidden, msgLeafPassword)
-		return
+		return forbidden(msgLeafPassword)
 	}
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
 	client := c.ClientIP()
 	ok, wait, err := h.logins.allow(ctx, client, me.Email)
 	if err != nil {
-		h.serverError(c, "check the sign-in rate limit", err)
-		return
+		return failed("check the sign-in rate limit", err)
 	}
 	if !ok {
 		secs := int(wait.Seconds())
 		c.Header("Retry-After", fmt.Sprint(secs))
 		h.log.Info("password change throttled", "user_id", me.ID, "client", client)
-		h.profilePasswordProblem(c, http.StatusTooManyRequests, models.FieldErrors{"current": fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs)})
-		return
+		return withForm(&problem{http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Try again in %d seconds.", secs), "current"}, h.passwordFormAgain)
 	}
-	err = models.ChangeOwnPassword(ctx, h.db, me.ID, c.PostForm("current"), c.PostForm("password"), c.PostForm("confirm"), h.now())
+	f := c.Request.PostForm
+	err = models.ChangeOwnPassword(ctx, h.db, me.ID, f.Get("current"), f.Get("password"), f.Get("confirm"), h.now())
+	var fe models.FieldErrors
+	if errors.As(err, &fe) && fe["current"] != "" {
+		h.log.Info("password change refused: wrong current password", "user_id", me.ID, "client", client)
+	}
 	if err != nil {
-		errs, status, ok := formErrors(err)
-		if !ok {
-			h.serverError(c, "change your password", err)
-			return
-		}
-		if errs["current"] != "" {
-			h.log.Info("password change refused: wrong current password", "user_id", me.ID, "client", client)
-		}
-		h.profilePasswordProblem(c, status, errs)
-		return
+		return withForm(failed("change your password", err), h.passwordFormAgain)
 	}
 	if err := h.logins.forget(ctx, client, me.Email); err != nil {
 		h.log.Warn("reset the sign-in rate limit", "user_id", me.ID, "err", err)
 	}
+	ended, err := h.endOtherSessions(c)
+	if err != nil {
+		h.log.Error("end the other sessions after a password change", "user_id", me.ID, "err", err)
+		status, _ := serverProblem(err, "")
+		return &problem{status: status, msg: "Your password was changed, but your other sessions could not be signed out: use “Sign out everywhere else” on your profile."}
+	}
+	h.log.Info("password changed by its owner", "user_id", me.ID, "other_sessions_ended", ended)
+	h.setNotice(c, "Your password was changed, and you were signed out everywhere else.")
+	h.redirect(c, "/profile")
+	return nil
+}
+
+// endOtherSessions ends every session of the signed-in user but this one,
+// which gets a new token: whoever may have copied this browser's cookie is
+// locked out too.
+func (h *Handlers) endOtherSessions(c *gin.Context) (int64, error) {
+	ctx := c.Request.Context()
+	me := webctx.Identity(ctx)
 	sid := h.sessions.GetString(ctx, sessionID)
 	ended, err := models.EndUserSessions(ctx, h.db, me.ID, sid)
 	if err != nil {
-		h.log.Error("end the other sessions after a password change", "user_id", me.ID, "err", err)
-		h.failErr(c, err, "Your password was changed, but your other sessions could not be signed out: use “Sign out everywhere else” on your profile.")
-		return
+		return 0, err
 	}
-	// Whoever may have copied this browser's cookie is locked out too.
 	if err := h.sessions.RenewToken(ctx); err != nil {
 		h.log.Warn("renew the session token after a password change", "user_id", me.ID, "err", err)
 	} else if err := models.RenewUserSession(ctx, h.db, sid, h.sessions.Deadline(ctx)); err != nil {
 		h.log.Warn("record the renewed session", "user_id", me.ID, "err", err)
 	}
-	h.log.Info("password changed by its owner", "user_id", me.ID, "other_sessions_ended", ended)
-	h.setNotice(c, "Your password was changed, and you were signed out everywhere else.")
-	h.redirect(c, "/profile")
+	return ended, nil
 }
 
-// profilePasswordProblem re-shows the password form with errs beside its
+// passwordFormAgain re-shows the password form with errs beside its
 // fields: the fragment for htmx, else the whole page with status.
-func (h *Handlers) profilePasswordProblem(c *gin.Context, status int, errs models.FieldErrors) {
+func (h *Handlers) passwordFormAgain(c *gin.Context, status int, errs models.FieldErrors) {
 	form := views.ProfilePasswordForm{Errors: errs}
 	if isHTMX(c) {
 		h.render(c, http.StatusOK, views.ProfilePasswordEditor(form))
@@ -126,7 +133,7 @@ func (h *Handlers) profilePasswordProblem(c *gin.Context, status int, errs model
 	}
 	d, err := h.profileData(c)
 	if err != nil {
-		h.serverError(c, "load your sessions", err)
+		h.answerError(c, failed("load your sessions", err))
 		return
 	}
 	d.Password = form
@@ -134,26 +141,25 @@ func (h *Handlers) profilePasswordProblem(c *gin.Context, status int, errs model
 }
 
 // profileSignOutOthers ends every session of the signed-in user but this one.
-func (h *Handlers) profileSignOutOthers(c *gin.Context) {
+func (h *Handlers) profileSignOutOthers(c *gin.Context) error {
 	ctx := c.Request.Context()
 	me := webctx.Identity(ctx)
 	ended, err := models.EndUserSessions(ctx, h.db, me.ID, h.sessions.GetString(ctx, sessionID))
 	if err != nil {
-		h.serverError(c, "sign out your other sessions", err)
-		return
+		return failed("sign out your other sessions", err)
 	}
 	h.log.Info("signed out everywhere else", "user_id", me.ID, "ended", ended)
 	const msg = "You were signed out everywhere else."
 	if !isHTMX(c) {
 		h.setNotice(c, msg)
 		h.redirect(c, "/profile")
-		return
+		return nil
 	}
 	s, err := h.profileSessions(c)
 	if err != nil {
-		h.serverError(c, "load your sessions", err)
-		return
+		return failed("load your sessions", err)
 	}
 	s.Notice = msg
 	h.render(c, http.StatusOK, views.ProfileSessionList(s))
+	return nil
 }

@@ -37,14 +37,16 @@ func (h *Handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
 type problem struct {
 	status int
 	msg    string
+	// field, if any, is the form field the message belongs beside.
+	field string
 }
 
 func (p *problem) Error() string { return p.msg }
 
-func badRequest(msg string) error { return &problem{http.StatusBadRequest, msg} }
-func forbidden(msg string) error  { return &problem{http.StatusForbidden, msg} }
+func badRequest(msg string) error { return &problem{status: http.StatusBadRequest, msg: msg} }
+func forbidden(msg string) error  { return &problem{status: http.StatusForbidden, msg: msg} }
 func notFoundError(msg string) error {
-	return &problem{http.StatusNotFound, msg}
+	return &problem{status: http.StatusNotFound, msg: msg}
 }
 
 // failure is an unexpected error while doing what: the person is told
@@ -161,6 +163,10 @@ func (h *Handlers) answerError(c *gin.Context, err error) {
 func (h *Handlers) formProblem(c *gin.Context, err error) (int, models.FieldErrors) {
 	if status, _, errs, ok := refusal(err); ok {
 		return status, errs
+	}
+	var p *problem
+	if errors.As(err, &p) && p.field != "" {
+		return p.status, models.FieldErrors{p.field: p.msg}
 	}
 	var f *failure
 	if !errors.As(err, &f) || errors.Is(err, models.ErrNotFound) {

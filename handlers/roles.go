@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
@@ -12,141 +15,175 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-func (h *Handlers) rolesPage(c *gin.Context) {
-	h.renderRoles(c, http.StatusOK, views.RolesData{Notice: h.popNotice(c)})
-}
-
-func (h *Handlers) renderRoles(c *gin.Context, status int, d views.RolesData) {
-	roles, err := models.ListRoles(c.Request.Context(), h.db)
+// roles lists every role with its permissions and holders: JSON under
+// /api/, the page otherwise.
+func (h *Handlers) roles(c *gin.Context) error {
+	list, err := models.ListRoles(c.Request.Context(), h.db)
 	if err != nil {
-		h.serverError(c, "list roles", err)
-		return
+		return failed("list roles", err)
 	}
-	d.Roles = roles
-	h.render(c, status, views.RolesPage(d))
+	return h.listed(c, mapSlice(list, toRoleJSON), func(notice string) templ.Component {
+		return views.RolesPage(views.RolesData{Roles: list, Notice: notice})
+	})
 }
 
 func (h *Handlers) roleNewPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.RoleFormPage(views.RoleForm{Permissions: []string{}}))
 }
 
-// loadRole answers 404 or 500 itself and returns nil then.
-func (h *Handlers) loadRole(c *gin.Context) *models.RoleSummary {
-	id, ok := h.pathID(c)
-	if !ok {
-		return nil
+// pathRole loads the role the :id parameter names.
+func (h *Handlers) pathRole(c *gin.Context) (*models.RoleSummary, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
 	}
 	r, err := models.RoleSummaryByID(c.Request.Context(), h.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return nil
-	}
-	if err != nil {
-		h.serverError(c, "load the role", err)
-		return nil
-	}
-	return r
+	return r, failed("load the role", err)
 }
 
-func (h *Handlers) roleEditPage(c *gin.Context) {
-	r := h.loadRole(c)
-	if r == nil {
-		return
-	}
-	h.render(c, http.StatusOK, views.RoleFormPage(views.RoleForm{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions}))
+func roleFormOf(r *models.RoleSummary) views.RoleForm {
+	return views.RoleForm{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions}
 }
 
-func (h *Handlers) roleCreate(c *gin.Context) {
-	if !h.parseForm(c, maxFormBytes) {
-		return
-	}
-	in := models.RoleInput{Name: c.PostForm("name"), Permissions: c.PostFormArray("permissions")}
-	r, err := models.CreateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), in, h.now().UTC())
+func (h *Handlers) roleEditPage(c *gin.Context) error {
+	r, err := h.pathRole(c)
 	if err != nil {
-		h.roleFormProblem(c, views.RoleForm{Name: in.Name, Permissions: in.Permissions}, err)
-		return
+		return err
+	}
+	h.render(c, http.StatusOK, views.RoleFormPage(roleFormOf(r)))
+	return nil
+}
+
+// roleInput is a role as the form or a JSON body sends it. Absent fields
+// are nil: a create has no permissions, an update keeps the current
+// values. The read-only fields of roleJSON are accepted and ignored, so
+// that a script can send back what it fetched.
+type roleInput struct {
+	Name        *string   `json:"name"`
+	Permissions *[]string `json:"permissions"`
+
+	ID      json.RawMessage `json:"id"`
+	Builtin json.RawMessage `json:"builtin"`
+	Users   json.RawMessage `json:"users"`
+
+	// fromPage: the form shows what cannot change as disabled inputs,
+	// which browsers leave out, so what a form sends for them is ignored;
+	// the API is told instead.
+	fromPage bool
+}
+
+func (in *roleInput) fromForm(f url.Values) {
+	name, perms := f.Get("name"), f["permissions"]
+	in.Name, in.Permissions, in.fromPage = &name, &perms, true
+}
+
+// changes is what the input asks to change in cur: a built-in role keeps
+// its name, and Admin every permission.
+func (in *roleInput) changes(cur *models.RoleSummary) models.RoleChanges {
+	ch := models.RoleChanges{Name: in.Name, Permissions: in.Permissions}
+	if in.fromPage && cur.Builtin {
+		ch.Name = nil
+	}
+	if in.fromPage && cur.ID == models.AdminRoleID {
+		ch.Permissions = nil
+	}
+	return ch
+}
+
+// roleForm is the role form showing f, what was typed, with the messages.
+func (h *Handlers) roleForm(f views.RoleForm) formAnswer {
+	return h.formFor(func(errs models.FieldErrors) (templ.Component, templ.Component) {
+		f.Errors = errs
+		return views.RoleEditor(f), views.RoleFormPage(f)
+	})
+}
+
+func (h *Handlers) roleCreate(c *gin.Context) error {
+	var in roleInput
+	if err := bind(c, &in, maxFormBytes); err != nil {
+		return err
+	}
+	m := models.RoleInput{Permissions: []string{}}
+	overlay(&m.Name, in.Name)
+	overlay(&m.Permissions, in.Permissions)
+	r, err := models.CreateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), m, h.now().UTC())
+	if err != nil {
+		return withForm(failed("create the role", err), h.roleForm(views.RoleForm{Name: m.Name, Permissions: m.Permissions}))
 	}
 	h.log.Info("role created", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	h.setNotice(c, fmt.Sprintf("Role “%s” created.", r.Name))
-	h.redirect(c, "/roles")
+	return h.saved(c, http.StatusCreated, toRoleJSON(r), fmt.Sprintf("Role “%s” created.", r.Name), "/roles")
 }
 
-func (h *Handlers) roleUpdate(c *gin.Context) {
-	cur := h.loadRole(c)
-	if cur == nil || !h.parseForm(c, maxFormBytes) {
-		return
-	}
-	// The form leaves out what cannot change: a built-in role's name
-	// (disabled input) and Admin's permissions (disabled boxes).
-	var ch models.RoleChanges
-	f := views.RoleForm{ID: cur.ID, Name: cur.Name, Builtin: cur.Builtin, Permissions: cur.Permissions}
-	if !cur.Builtin {
-		name := c.PostForm("name")
-		ch.Name, f.Name = &name, name
-	}
-	if cur.ID != models.AdminRoleID {
-		perms := c.PostFormArray("permissions")
-		ch.Permissions, f.Permissions = &perms, perms
-	}
-	r, err := models.UpdateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), cur.ID, ch, h.now().UTC())
+func (h *Handlers) roleUpdate(c *gin.Context) error {
+	id, err := pathID(c)
 	if err != nil {
-		h.roleFormProblem(c, f, err)
-		return
+		return err
+	}
+	var in roleInput
+	if err := bind(c, &in, maxFormBytes); err != nil {
+		return err
+	}
+	cur, err := models.RoleSummaryByID(c.Request.Context(), h.db, id)
+	if err != nil {
+		return failed("load the role", err)
+	}
+	ch := in.changes(cur)
+	// The form is built before the model trims the name in place: it
+	// shows what was typed.
+	f := roleFormOf(cur)
+	overlay(&f.Name, ch.Name)
+	overlay(&f.Permissions, ch.Permissions)
+	r, err := models.UpdateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), id, ch, h.now().UTC())
+	if err != nil {
+		return withForm(failed("update the role", err), h.roleForm(f))
 	}
 	h.log.Info("role updated", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	h.setNotice(c, fmt.Sprintf("Role “%s” saved.", r.Name))
-	h.redirect(c, "/roles")
+	return h.saved(c, http.StatusOK, toRoleJSON(r), fmt.Sprintf("Role “%s” saved.", r.Name), "/roles")
 }
 
-func (h *Handlers) roleFormProblem(c *gin.Context, f views.RoleForm, err error) {
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
+// roleDelete removes a custom role. A role someone else deleted after the
+// page loaded it counts as deleted for a browser: what the person wanted
+// is true.
+func (h *Handlers) roleDelete(c *gin.Context) error {
+	cur, err := h.pathRole(c)
+	if err != nil {
+		return err
 	}
-	errs, status, ok := formErrors(err)
-	if !ok {
-		h.serverError(c, "save the role", err)
-		return
+	err = models.DeleteRole(c.Request.Context(), h.db, cur.ID)
+	if errors.Is(err, models.ErrNotFound) && !isAPI(c) {
+		err = nil
 	}
-	f.Errors = errs
-	h.renderForm(c, status, views.RoleEditor(f), views.RoleFormPage(f))
-}
-
-// roleDelete removes a custom role. htmx gets an empty 200 (the row goes)
-// or, when refused, the row again with the reason; a plain form goes back
-// to the list with a notice or the reason.
-func (h *Handlers) roleDelete(c *gin.Context) {
-	cur := h.loadRole(c)
-	if cur == nil {
-		return
+	var refused *models.ConflictError
+	if errors.As(err, &refused) {
+		return withForm(err, h.roleRefused(cur))
 	}
-	err := models.DeleteRole(c.Request.Context(), h.db, cur.ID)
-	var conflict *models.ConflictError
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		err = nil // deleted by someone else meanwhile: the wish came true
-	case errors.As(err, &conflict):
-		if isHTMX(c) {
-			// Reload: who holds the role may have changed since the page was drawn.
-			if r, lerr := models.RoleSummaryByID(c.Request.Context(), h.db, cur.ID); lerr == nil {
-				cur = r
-			}
-			h.render(c, http.StatusOK, views.RoleRow(*cur, conflict.Message))
-			return
-		}
-		h.renderRoles(c, http.StatusConflict, views.RolesData{Error: conflict.Message})
-		return
-	case err != nil:
-		h.serverError(c, "delete the role", err)
-		return
+	if err != nil {
+		return failed("delete the role", err)
 	}
 	h.log.Info("role deleted", "role_id", cur.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	if isHTMX(c) {
-		c.Status(http.StatusOK)
-		return
+	return h.deleted(c, cur.ID, fmt.Sprintf("Role “%s” deleted.", cur.Name), "/roles")
+}
+
+// roleRefused answers a refused delete in a browser: htmx swaps the row
+// back in with the reason, reloaded since who holds the role may have
+// changed since the page was drawn; a plain form gets the list with it.
+func (h *Handlers) roleRefused(cur *models.RoleSummary) formAnswer {
+	return func(c *gin.Context, status int, errs models.FieldErrors) {
+		ctx := c.Request.Context()
+		if isHTMX(c) {
+			if r, err := models.RoleSummaryByID(ctx, h.db, cur.ID); err == nil {
+				cur = r
+			}
+			h.render(c, http.StatusOK, views.RoleRow(*cur, errs[""]))
+			return
+		}
+		roles, err := models.ListRoles(ctx, h.db)
+		if err != nil {
+			h.answerError(c, failed("list roles", err))
+			return
+		}
+		h.render(c, status, views.RolesPage(views.RolesData{Roles: roles, Error: errs[""]}))
 	}
-	h.setNotice(c, fmt.Sprintf("Role “%s” deleted.", cur.Name))
-	h.redirect(c, "/roles")
 }
 
 // roleJSON is the API shape of a role.
@@ -160,87 +197,4 @@ type roleJSON struct {
 
 func toRoleJSON(r *models.RoleSummary) roleJSON {
 	return roleJSON{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions, Users: r.Users}
-}
-
-// roleRequest is the body of POST /api/roles and PUT /api/roles/{id}; on
-// PUT absent fields are kept. Read-only fields are accepted and ignored.
-type roleRequest struct {
-	Name        *string   `json:"name"`
-	Permissions *[]string `json:"permissions"`
-
-	ID      any `json:"id"`
-	Builtin any `json:"builtin"`
-	Users   any `json:"users"`
-}
-
-func (h *Handlers) apiRoles(c *gin.Context) {
-	roles, err := models.ListRoles(c.Request.Context(), h.db)
-	if err != nil {
-		h.serverError(c, "list roles", err)
-		return
-	}
-	out := make([]roleJSON, len(roles))
-	for i := range roles {
-		out[i] = toRoleJSON(&roles[i])
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *Handlers) apiRoleCreate(c *gin.Context) {
-	var req roleRequest
-	if !h.decodeJSON(c, &req, maxFormBytes) {
-		return
-	}
-	in := models.RoleInput{Permissions: []string{}}
-	if req.Name != nil {
-		in.Name = *req.Name
-	}
-	if req.Permissions != nil {
-		in.Permissions = *req.Permissions
-	}
-	r, err := models.CreateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), in, h.now().UTC())
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "create the role", err)
-		}
-		return
-	}
-	h.log.Info("role created", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusCreated, toRoleJSON(r))
-}
-
-func (h *Handlers) apiRoleUpdate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	var req roleRequest
-	if !h.decodeJSON(c, &req, maxFormBytes) {
-		return
-	}
-	r, err := models.UpdateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), id,
-		models.RoleChanges{Name: req.Name, Permissions: req.Permissions}, h.now().UTC())
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "update the role", err)
-		}
-		return
-	}
-	h.log.Info("role updated", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusOK, toRoleJSON(r))
-}
-
-func (h *Handlers) apiRoleDelete(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	if err := models.DeleteRole(c.Request.Context(), h.db, id); err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "delete the role", err)
-		}
-		return
-	}
-	h.log.Info("role deleted", "role_id", id, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusOK, gin.H{"id": id, "deleted": true})
 }

@@ -229,7 +229,7 @@ func (h *Handlers) tokenSecret(c *gin.Context) error {
 	noStore(c)
 	if t.Plaintext == "" {
 		h.log.Warn("API token cannot be decrypted; was server.encrypt changed?", "token_id", t.ID)
-		return &problem{http.StatusConflict, "This token cannot be copied: the server's encryption key changed since it was created. It still works; create a new token if you need to copy one."}
+		return &problem{status: http.StatusConflict, msg: "This token cannot be copied: the server's encryption key changed since it was created. It still works; create a new token if you need to copy one."}
 	}
 	c.Header("Cross-Origin-Resource-Policy", "same-origin")
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(t.Plaintext))

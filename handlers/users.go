@@ -1,11 +1,13 @@
 package handlers
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
@@ -13,128 +15,217 @@ import (
 	"github.com/knot-dev/knot/webctx"
 )
 
-func (h *Handlers) usersPage(c *gin.Context) {
-	users, err := models.ListUsers(c.Request.Context(), h.db)
+// users lists every user: JSON under /api/, the page otherwise.
+func (h *Handlers) users(c *gin.Context) error {
+	list, err := models.ListUsers(c.Request.Context(), h.db)
 	if err != nil {
-		h.serverError(c, "list users", err)
-		return
+		return failed("list users", err)
 	}
-	h.render(c, http.StatusOK, views.UsersPage(views.UsersData{Users: users, Notice: h.popNotice(c)}))
+	return h.listed(c, mapSlice(list, toUserJSON), func(notice string) templ.Component {
+		return views.UsersPage(views.UsersData{Users: list, Notice: notice})
+	})
 }
 
-// userForm loads the role choices into f.
-func (h *Handlers) userForm(c *gin.Context, f views.UserForm) (views.UserForm, error) {
+// user answers one user as JSON.
+func (h *Handlers) user(c *gin.Context) error {
+	u, err := h.pathUser(c)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toUserJSON(u))
+	return nil
+}
+
+// withRoles loads the role choices into f.
+func (h *Handlers) withRoles(c *gin.Context, f views.UserForm) (views.UserForm, error) {
 	roles, err := models.ListRoles(c.Request.Context(), h.db)
 	f.Roles = roles
-	return f, err
+	return f, failed("list roles", err)
 }
 
-func (h *Handlers) userNewPage(c *gin.Context) {
-	f, err := h.userForm(c, views.UserForm{Active: true, RoleIDs: []uint{models.DeveloperRoleID}})
+func (h *Handlers) userNewPage(c *gin.Context) error {
+	f, err := h.withRoles(c, views.UserForm{Active: true, RoleIDs: []uint{models.DeveloperRoleID}})
 	if err != nil {
-		h.serverError(c, "list roles", err)
-		return
+		return err
 	}
 	h.render(c, http.StatusOK, views.UserFormPage(f, views.PasswordForm{}))
+	return nil
 }
 
-func (h *Handlers) userEditPage(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	u, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
-	}
+func (h *Handlers) userEditPage(c *gin.Context) error {
+	u, err := h.pathUser(c)
 	if err != nil {
-		h.serverError(c, "load the user", err)
-		return
+		return err
 	}
-	f, err := h.userForm(c, views.UserForm{ID: u.ID, Username: u.Username, Email: u.Email, RoleIDs: u.RoleIDs(), Active: u.Active})
+	f, err := h.withRoles(c, userFormOf(u))
 	if err != nil {
-		h.serverError(c, "list roles", err)
-		return
+		return err
 	}
 	h.render(c, http.StatusOK, views.UserFormPage(f, views.PasswordForm{UserID: u.ID, Username: u.Username}))
+	return nil
 }
 
-// formRoleIDs reads the checked role boxes. A value that is not an id
-// cannot come from the page, so it is reported as a stale form.
-func formRoleIDs(c *gin.Context) ([]uint, string) {
+// pathUser loads the user the :id parameter names.
+func (h *Handlers) pathUser(c *gin.Context) (*models.UserSummary, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
+	return u, failed("load the user", err)
+}
+
+func userFormOf(u *models.UserSummary) views.UserForm {
+	return views.UserForm{ID: u.ID, Username: u.Username, Email: u.Email, RoleIDs: u.RoleIDs(), Active: u.Active}
+}
+
+// userInput is a user as the form or a JSON body sends it. Absent fields
+// are nil: a create fills in defaults, an update keeps the current values.
+// Roles are names in JSON, as whoami reports them, and checked boxes of
+// role ids in the form. The read-only fields of userJSON are accepted and
+// ignored, so that a script can send back what it fetched.
+type userInput struct {
+	Username *string   `json:"username"`
+	Email    *string   `json:"email"`
+	Password *string   `json:"password"`
+	Roles    *[]string `json:"roles"`
+	Active   *bool     `json:"active"`
+
+	ID          json.RawMessage `json:"id"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	LastLoginAt json.RawMessage `json:"last_login_at"`
+
+	// The form's own fields: the password typed twice, the role boxes,
+	// and why those did not parse.
+	confirm      *string
+	roleIDs      *[]uint
+	rolesProblem string
+	// fromPage: the edit form has neither username (it never changes) nor
+	// password (it has a form of its own), so an edit ignores those.
+	fromPage bool
+}
+
+func (in *userInput) fromForm(f url.Values) {
+	username, email, password, confirm := f.Get("username"), f.Get("email"), f.Get("password"), f.Get("confirm")
+	active := f.Get("active") == "true"
+	in.Username, in.Email, in.Password, in.confirm, in.Active = &username, &email, &password, &confirm, &active
+	in.fromPage = true
 	ids := []uint{}
-	for _, v := range c.PostFormArray("roles") {
+	for _, v := range f["roles"] {
 		id, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || id == 0 {
-			return nil, "The roles could not be read; reload the page and choose again."
+			// Not something the page offers: the form is stale.
+			in.rolesProblem = "The roles could not be read; reload the page and choose again."
+			return
 		}
 		ids = append(ids, uint(id))
 	}
-	return ids, ""
+	in.roleIDs = &ids
 }
 
-func (h *Handlers) userCreate(c *gin.Context) {
-	if !h.parseForm(c, maxFormBytes) {
-		return
+// roleIDsIn resolves the roles the input names; nil when it names none.
+func (h *Handlers) roleIDsIn(c *gin.Context, in *userInput) (*[]uint, error) {
+	switch {
+	case in.rolesProblem != "":
+		return nil, models.FieldErrors{"roles": in.rolesProblem}
+	case in.Roles == nil:
+		return in.roleIDs, nil
 	}
-	roleIDs, roleMsg := formRoleIDs(c)
-	n := models.NewUser{
-		Username: c.PostForm("username"),
-		Email:    c.PostForm("email"),
-		Password: c.PostForm("password"),
-		Confirm:  c.PostForm("confirm"),
-		RoleIDs:  roleIDs,
-		Active:   c.PostForm("active") == "true",
+	ids, msg, err := models.RoleIDsByName(c.Request.Context(), h.db, *in.Roles)
+	if err != nil {
+		return nil, failed("look up roles", err)
 	}
-	f := views.UserForm{Username: n.Username, Email: n.Email, RoleIDs: roleIDs, Active: n.Active}
+	if msg != "" {
+		return nil, models.FieldErrors{"roles": msg}
+	}
+	return &ids, nil
+}
+
+// newUser is the user the input asks to create.
+func (h *Handlers) newUser(c *gin.Context, in *userInput) (models.NewUser, error) {
+	n := models.NewUser{Active: true, RoleIDs: []uint{}}
+	overlay(&n.Username, in.Username)
+	overlay(&n.Email, in.Email)
+	overlay(&n.Password, in.Password)
+	// Scripts send the password once; there is nothing to confirm.
+	n.Confirm = n.Password
+	overlay(&n.Confirm, in.confirm)
+	overlay(&n.Active, in.Active)
+	ids, err := h.roleIDsIn(c, in)
+	if ids != nil {
+		n.RoleIDs = *ids
+	}
+	return n, err
+}
+
+// userChanges is what the input asks to change in cur.
+func (h *Handlers) userChanges(c *gin.Context, in *userInput, cur *models.UserSummary) (models.UserChanges, error) {
+	ch := models.UserChanges{Email: in.Email, Active: in.Active}
+	if !in.fromPage {
+		if in.Username != nil && *in.Username != cur.Username {
+			return ch, models.FieldErrors{"username": "Usernames cannot be changed."}
+		}
+		ch.Password = in.Password
+	}
+	ids, err := h.roleIDsIn(c, in)
+	ch.RoleIDs = ids
+	return ch, err
+}
+
+// form is f with what was typed over it; passwords never go back.
+func (in *userInput) form(f views.UserForm) views.UserForm {
+	if f.ID == 0 {
+		overlay(&f.Username, in.Username)
+	}
+	overlay(&f.Email, in.Email)
+	overlay(&f.Active, in.Active)
+	overlay(&f.RoleIDs, in.roleIDs)
+	return f
+}
+
+func (h *Handlers) userCreate(c *gin.Context) error {
+	var in userInput
+	if err := bind(c, &in, maxFormBytes); err != nil {
+		return err
+	}
+	f := in.form(views.UserForm{})
+	n, err := h.newUser(c, &in)
 	var u *models.UserSummary
-	var err error
-	if roleMsg != "" {
-		err = models.FieldErrors{"roles": roleMsg}
-	} else {
+	if err == nil {
 		u, err = models.CreateUser(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), n, h.now().UTC())
 	}
 	if err != nil {
-		h.userFormProblem(c, f, err)
-		return
+		return withForm(failed("create the user", err), h.userForm(f, detailsForm))
 	}
 	h.log.Info("user created", "user_id", u.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	h.setNotice(c, fmt.Sprintf("User %s created.", u.Username))
-	h.redirect(c, "/users")
+	return h.saved(c, http.StatusCreated, toUserJSON(u), fmt.Sprintf("User %s created.", u.Username), "/users")
 }
 
-func (h *Handlers) userUpdate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok || !h.parseForm(c, maxFormBytes) {
-		return
+func (h *Handlers) userUpdate(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in userInput
+	if err := bind(c, &in, maxFormBytes); err != nil {
+		return err
 	}
 	cur, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
+	if err != nil {
+		return failed("load the user", err)
+	}
+	// The form is built before the model normalises the email in place:
+	// it shows what was typed.
+	f := in.form(userFormOf(cur))
+	ch, err := h.userChanges(c, &in, cur)
+	var u *models.UserSummary
+	if err == nil {
+		u, err = h.updateUser(c, id, ch)
 	}
 	if err != nil {
-		h.serverError(c, "load the user", err)
-		return
+		return withForm(failed("update the user", err), h.userForm(f, detailsForm))
 	}
-	email := c.PostForm("email")
-	active := c.PostForm("active") == "true"
-	roleIDs, roleMsg := formRoleIDs(c)
-	f := views.UserForm{ID: id, Username: cur.Username, Email: email, RoleIDs: roleIDs, Active: active}
-	if roleMsg != "" {
-		f.RoleIDs = cur.RoleIDs()
-		h.userFormProblem(c, f, models.FieldErrors{"roles": roleMsg})
-		return
-	}
-	ch := models.UserChanges{Email: &email, Active: &active, RoleIDs: &roleIDs}
-	u, err := h.updateUser(c, id, ch)
-	if err != nil {
-		h.userFormProblem(c, f, err)
-		return
-	}
-	h.setNotice(c, fmt.Sprintf("Changes to %s saved.", u.Username))
-	h.redirect(c, "/users")
+	return h.saved(c, http.StatusOK, toUserJSON(u), fmt.Sprintf("Changes to %s saved.", u.Username), "/users")
 }
 
 // updateUser applies ch as the signed-in user and, when the account was
@@ -161,46 +252,48 @@ func (h *Handlers) updateUser(c *gin.Context, id uint, ch models.UserChanges) (*
 	return u, nil
 }
 
-// userFormProblem re-shows the user form with the messages err carries,
-// or answers err otherwise.
-func (h *Handlers) userFormProblem(c *gin.Context, f views.UserForm, err error) {
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
+// userForm is the formAnswer of the user page: show puts the messages on
+// the form they belong to. The role choices are loaded only when the page
+// is shown.
+func (h *Handlers) userForm(f views.UserForm, show func(views.UserForm, models.FieldErrors) (templ.Component, templ.Component)) formAnswer {
+	return func(c *gin.Context, status int, errs models.FieldErrors) {
+		f, err := h.withRoles(c, f)
+		if err != nil {
+			// Without its role boxes the form, sent again, would take
+			// every role away.
+			h.answerError(c, err)
+			return
+		}
+		fragment, page := show(f, errs)
+		h.renderForm(c, status, fragment, page)
 	}
-	errs, status, ok := formErrors(err)
-	if !ok {
-		h.serverError(c, "save the user", err)
-		return
-	}
-	f.Errors = errs
-	if f, err = h.userForm(c, f); err != nil {
-		h.serverError(c, "list roles", err)
-		return
-	}
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.UserEditor(f))
-		return
-	}
-	pw := views.PasswordForm{UserID: f.ID, Username: f.Username}
-	h.render(c, status, views.UserFormPage(f, pw))
 }
 
-func (h *Handlers) userSetPassword(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok || !h.parseForm(c, maxFormBytes) {
-		return
+// detailsForm shows errs on the user form.
+func detailsForm(f views.UserForm, errs models.FieldErrors) (templ.Component, templ.Component) {
+	f.Errors = errs
+	return views.UserEditor(f), views.UserFormPage(f, views.PasswordForm{UserID: f.ID, Username: f.Username})
+}
+
+// passwordForm shows errs on the password form.
+func passwordForm(f views.UserForm, errs models.FieldErrors) (templ.Component, templ.Component) {
+	pw := views.PasswordForm{UserID: f.ID, Username: f.Username, Errors: errs}
+	return views.PasswordEditor(pw), views.UserFormPage(f, pw)
+}
+
+// userSetPassword sets a new password from the edit page's second form.
+func (h *Handlers) userSetPassword(c *gin.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := readForm(c, maxFormBytes); err != nil {
+		return err
 	}
 	cur, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	if errors.Is(err, models.ErrNotFound) {
-		h.notFound(c)
-		return
-	}
 	if err != nil {
-		h.serverError(c, "load the user", err)
-		return
+		return failed("load the user", err)
 	}
-	pw := views.PasswordForm{UserID: id, Username: cur.Username}
 	password, confirm := c.PostForm("password"), c.PostForm("confirm")
 	if msg := models.ValidatePassword(password); msg != "" {
 		err = models.FieldErrors{"password": msg}
@@ -209,26 +302,21 @@ func (h *Handlers) userSetPassword(c *gin.Context) {
 	} else {
 		_, err = h.updateUser(c, id, models.UserChanges{Password: &password})
 	}
-	status := http.StatusOK
 	if err != nil {
-		var ok bool
-		if pw.Errors, status, ok = formErrors(err); !ok {
-			h.serverError(c, "set the password", err)
-			return
-		}
-	} else {
-		pw.Done = fmt.Sprintf("Password for %s changed; their other sessions were signed out.", cur.Username)
+		return withForm(failed("set the password", err), h.userForm(userFormOf(cur), passwordForm))
 	}
+	done := fmt.Sprintf("Password for %s changed; their other sessions were signed out.", cur.Username)
+	pw := views.PasswordForm{UserID: id, Username: cur.Username, Done: done}
 	if isHTMX(c) {
 		h.render(c, http.StatusOK, views.PasswordEditor(pw))
-		return
+		return nil
 	}
-	f, ferr := h.userForm(c, views.UserForm{ID: cur.ID, Username: cur.Username, Email: cur.Email, RoleIDs: cur.RoleIDs(), Active: cur.Active})
-	if ferr != nil {
-		h.serverError(c, "list roles", ferr)
-		return
+	f, err := h.withRoles(c, userFormOf(cur))
+	if err != nil {
+		return err
 	}
-	h.render(c, status, views.UserFormPage(f, pw))
+	h.render(c, http.StatusOK, views.UserFormPage(f, pw))
+	return nil
 }
 
 // userJSON is the API shape of a user. It never carries the password hash.
@@ -247,137 +335,4 @@ func toUserJSON(u *models.UserSummary) userJSON {
 		ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active, Roles: u.RoleNames(),
 		CreatedAt: rfc3339(u.CreatedAt), LastLoginAt: rfc3339OrNull(u.LastLoginAt),
 	}
-}
-
-// userRequest is the body of POST /api/users and PUT /api/users/{id}.
-// Roles are names, as whoami reports them. On PUT, absent fields are kept;
-// username cannot change. Read-only fields of userJSON are accepted and
-// ignored so a fetched user can be sent back.
-type userRequest struct {
-	Username *string   `json:"username"`
-	Email    *string   `json:"email"`
-	Password *string   `json:"password"`
-	Roles    *[]string `json:"roles"`
-	Active   *bool     `json:"active"`
-
-	ID          any `json:"id"`
-	CreatedAt   any `json:"created_at"`
-	LastLoginAt any `json:"last_login_at"`
-}
-
-func (h *Handlers) apiUsers(c *gin.Context) {
-	users, err := models.ListUsers(c.Request.Context(), h.db)
-	if err != nil {
-		h.serverError(c, "list users", err)
-		return
-	}
-	out := make([]userJSON, len(users))
-	for i := range users {
-		out[i] = toUserJSON(&users[i])
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *Handlers) apiUser(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	u, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "load the user", err)
-		}
-		return
-	}
-	c.JSON(http.StatusOK, toUserJSON(u))
-}
-
-// roleIDs resolves the request's role names, answering 400 for an unknown
-// one; ok is false after answering.
-func (h *Handlers) roleIDs(c *gin.Context, names []string) ([]uint, bool) {
-	ids, msg, err := models.RoleIDsByName(c.Request.Context(), h.db, names)
-	if err != nil {
-		h.serverError(c, "look up roles", err)
-		return nil, false
-	}
-	if msg != "" {
-		h.apiRefusal(c, models.FieldErrors{"roles": msg})
-		return nil, false
-	}
-	return ids, true
-}
-
-func (h *Handlers) apiUserCreate(c *gin.Context) {
-	var req userRequest
-	if !h.decodeJSON(c, &req, maxFormBytes) {
-		return
-	}
-	n := models.NewUser{Active: true, RoleIDs: []uint{}}
-	if req.Username != nil {
-		n.Username = *req.Username
-	}
-	if req.Email != nil {
-		n.Email = *req.Email
-	}
-	if req.Password != nil {
-		// Scripts send the password once; there is nothing to confirm.
-		n.Password, n.Confirm = *req.Password, *req.Password
-	}
-	if req.Active != nil {
-		n.Active = *req.Active
-	}
-	if req.Roles != nil {
-		var ok bool
-		if n.RoleIDs, ok = h.roleIDs(c, *req.Roles); !ok {
-			return
-		}
-	}
-	u, err := models.CreateUser(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), n, h.now().UTC())
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "create the user", err)
-		}
-		return
-	}
-	h.log.Info("user created", "user_id", u.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	c.JSON(http.StatusCreated, toUserJSON(u))
-}
-
-func (h *Handlers) apiUserUpdate(c *gin.Context) {
-	id, ok := h.pathID(c)
-	if !ok {
-		return
-	}
-	var req userRequest
-	if !h.decodeJSON(c, &req, maxFormBytes) {
-		return
-	}
-	cur, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "load the user", err)
-		}
-		return
-	}
-	if req.Username != nil && *req.Username != cur.Username {
-		h.apiRefusal(c, models.FieldErrors{"username": "Usernames cannot be changed."})
-		return
-	}
-	ch := models.UserChanges{Email: req.Email, Active: req.Active, Password: req.Password}
-	if req.Roles != nil {
-		ids, ok := h.roleIDs(c, *req.Roles)
-		if !ok {
-			return
-		}
-		ch.RoleIDs = &ids
-	}
-	u, err := h.updateUser(c, id, ch)
-	if err != nil {
-		if !h.apiRefusal(c, err) {
-			h.serverError(c, "update the user", err)
-		}
-		return
-	}
-	c.JSON(http.StatusOK, toUserJSON(u))
 }

@@ -449,7 +449,7 @@ func TestUserManagersCannotGrantWhatTheyLack(t *testing.T) {
 	wantStatus(t, helper.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "carol", "email": "carol@example.com", "password": "carol-password"}), http.StatusCreated)
 }
 
-func TestUsersAPI(t *testing.T) {
+func TestUsersAPIListsUsersWithoutSecrets(t *testing.T) {
 	cs := startCast(t)
 	res := cs.admin.Get("/api/users")
 	wantStatus(t, res, http.StatusOK)
@@ -463,8 +463,12 @@ func TestUsersAPI(t *testing.T) {
 	if list[1].CreatedAt != "2026-11-02T09:00:00Z" || list[1].LastLoginAt == nil || *list[1].LastLoginAt != "2026-11-02T09:00:00Z" {
 		t.Fatalf("times = %q %v", list[1].CreatedAt, list[1].LastLoginAt)
 	}
+}
 
-	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "zoe", "email": "zoe@example.com", "password": "zoe-password", "roles": []string{"developer"}})
+// createZoe creates the user zoe, a Developer, through the API.
+func createZoe(t *testing.T, cs *cast) userOut {
+	t.Helper()
+	res := cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "zoe", "email": "zoe@example.com", "password": "zoe-password", "roles": []string{"developer"}})
 	wantStatus(t, res, http.StatusCreated)
 	var zoe userOut
 	res.JSON(t, &zoe)
@@ -472,12 +476,27 @@ func TestUsersAPI(t *testing.T) {
 		t.Fatalf("created = %+v", zoe)
 	}
 	wantBody(t, res, `"last_login_at":null`)
+	return zoe
+}
+
+func TestUsersAPICreatesAndUpdatesAUser(t *testing.T) {
+	cs := startCast(t)
+	zoe := createZoe(t, cs)
 	cs.srv.Login("zoe@example.com", "zoe-password")
 
 	// A fetched user can be sent back unchanged.
 	got := getUser(t, cs.admin, zoe.ID)
 	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", zoe.ID), got), http.StatusOK)
 
+	// Password and email through PUT.
+	res := cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", zoe.ID), map[string]any{"email": "zoe2@example.com", "password": "zoe-new-password"})
+	wantStatus(t, res, http.StatusOK)
+	cs.srv.Login("zoe2@example.com", "zoe-new-password")
+}
+
+func TestUsersAPIRefusesBadRequests(t *testing.T) {
+	cs := startCast(t)
+	zoe := createZoe(t, cs)
 	cases := []struct {
 		name   string
 		method string
@@ -506,8 +525,10 @@ func TestUsersAPI(t *testing.T) {
 			wantAPIError(t, cs.admin.JSONRequest(tc.method, tc.path, tc.body), tc.code, tc.msg)
 		})
 	}
+}
 
-	// Concurrent creates of one username: exactly one wins.
+func TestConcurrentCreatesOfOneUsernameLeaveExactlyOne(t *testing.T) {
+	cs := startCast(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 8)
 	for i := range codes {
@@ -524,11 +545,6 @@ func TestUsersAPI(t *testing.T) {
 	if codes[0] != http.StatusCreated || codes[1] != http.StatusConflict || codes[7] != http.StatusConflict {
 		t.Fatalf("concurrent creates = %v, want one 201 and the rest 409", codes)
 	}
-
-	// Password and email through PUT.
-	res = cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", zoe.ID), map[string]any{"email": "zoe2@example.com", "password": "zoe-new-password"})
-	wantStatus(t, res, http.StatusOK)
-	cs.srv.Login("zoe2@example.com", "zoe-new-password")
 }
 
 // An email with a NUL, another control character or bytes that are not
