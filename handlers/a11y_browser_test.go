@@ -15,95 +15,28 @@ import (
 // contrast, names of controls, landmarks and the rest of what axe checks.
 // One browser walks them all, so the sweep stays quick.
 func TestEveryPagePassesAxeInBothThemes(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	b := startBrowser(t)
-	check := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		b.do(t, what, steps...)
-		knottest.CheckA11y(t, b.ctx, what)
-	}
-	visit := func(what, path, ready string) {
-		t.Helper()
-		check(what, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(ready)))
-	}
-	// htmx must have processed the page before a click, or the click is a
-	// plain navigation.
-	htmxReady := waitFor(`document.readyState === "complete" && !!window.htmx`)
+	s := startAxeSweep(t)
+	srv := s.srv
 
-	visit("the initial setup page", "/", "#setup_code")
-	check("the initial setup page with a wrong code",
+	s.visit("the initial setup page", "/", "#setup_code")
+	s.check("the initial setup page with a wrong code",
 		chromedp.SendKeys(chromedp.CSS("#setup_code"), "AAAA-AAAA-AAAA-AAAA"),
 		chromedp.Submit(chromedp.CSS("#setup_code")),
 		chromedp.WaitVisible(chromedp.CSS("#setup_code-error")),
 	)
-
 	admin := srv.SetupAdmin()
-	visit("the sign-in page", "/login", "#email")
-	check("the sign-in page after a wrong password",
+	s.visit("the sign-in page", "/login", "#email")
+	s.check("the sign-in page after a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#email"), knottest.AdminEmail),
 		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
 		chromedp.Submit(chromedp.CSS("#password")),
 		chromedp.WaitVisible(chromedp.CSS("#login-error")),
 	)
-	b.signIn(t, srv)
+	s.b.signIn(t, srv)
 
-	tpl := createTemplate(t, admin, map[string]any{"name": "Go toolchain", "description": "Compilers", "active": true,
-		"body": "image: golang\nenv:\n  DB: ${{ .var.DB_HOST }}\n"})
-	createTemplate(t, admin, map[string]any{"name": "Retired", "description": "No longer offered", "active": false, "zones": []string{"eu", "!us"}})
-	createVariable(t, admin, map[string]any{"name": "DB_HOST", "value": "db.internal"})
-	secret := createVariable(t, admin, map[string]any{"name": "DB_PASSWORD", "value": "secret", "protected": true, "zones": []string{"eu"}})
-	devID := srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
-	srv.CreateUser("gone", "gone@example.com", devPassword)
-
-	visit("the templates page", "/templates", "#template-list .badge.ok")
-	visit("the templates of every zone", "/templates?all_zones=true", "#template-list .badge.off")
-	visit("the new template form", "/templates/new", "#name")
-	check("the new template form refused",
-		htmxReady,
-		chromedp.SendKeys(chromedp.CSS("#zones"), "eu,,us"),
-		chromedp.Click(chromedp.CSS("button.primary")),
-		chromedp.WaitVisible(chromedp.CSS("#zones-error")),
-	)
-	visit("a template's edit form", path("/templates/%d/edit", tpl.ID), "#name")
-	visit("a template's preview", path("/templates/%d/preview", tpl.ID), "#preview-body")
-	visit("the variables page", "/variables", "#variable-list")
-	visit("the new variable form", "/variables/new", "#name")
-	visit("a protected variable's edit form", path("/variables/%d/edit", secret.ID), "#name")
-	visit("the users page", "/users", "main table")
-	visit("the new user form", "/users/new", "#username")
-	visit("a user's edit form", path("/users/%d/edit", devID), "#email")
-	visit("the roles page", "/roles", "main table")
-	visit("the new role form", "/roles/new", "#name")
-	visit("the Admin role's form", path("/roles/%d/edit", models.AdminRoleID), "#name")
-	visit("the Leaf Nodes page with no leaf", "/leaf-nodes", "main h1")
-	visit("the profile page", "/profile", "#current")
-
-	visit("the API Tokens page with no token", "/api-tokens", "#token-panel")
-	check("the API Tokens page with the New Token form open",
-		htmxReady,
-		chromedp.Click(chromedp.CSS(`#token-panel a[href="/api-tokens/new"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#token-name")),
-	)
-	check("the API Tokens page with a name refused",
-		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#token-name-error")),
-	)
-	check("the API Tokens page with a token just created",
-		chromedp.SendKeys(chromedp.CSS("#token-name"), "Leaf Test"),
-		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#new-token-value")),
-		waitFor(`!!document.querySelector("#token-rows tr.token-row")`),
-	)
-	check("the API Tokens page asking to delete a token in a dialog",
-		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button.danger`)),
-		chromedp.WaitVisible(chromedp.CSS("dialog#confirm-dialog[open]")),
-	)
-	tok := listTokens(t, admin)[0]
-	visit("a token's own page", path("/api-tokens/%d", tok.ID), "#token-value")
-	visit("a token's delete confirmation", path("/api-tokens/%d/delete", tok.ID), "main form")
-	seedTokens(t, srv, adminID, 60, func(i int) string { return fmt.Sprintf("token %02d", i) })
-	visit("the API Tokens page with a pager", "/api-tokens", "nav.pager")
-	visit("a page that does not exist", "/no-such-page", "main")
+	sweepTheManagersPages(s, admin)
+	sweepTheTokenPages(s, admin)
+	s.visit("a page that does not exist", "/no-such-page", "main")
 
 	// An alert straight on the page's background, not in a card: the
 	// Leaf Nodes page of a server refusing leaves. (Its session cookie
@@ -112,12 +45,107 @@ func TestEveryPagePassesAxeInBothThemes(t *testing.T) {
 	cfg.Server.Cluster.AllowLeafNodes = false
 	refusing := knottest.Start(t, cfg)
 	refusing.SetupAdmin()
-	b.signIn(t, refusing)
-	check("the Leaf Nodes page of a server refusing leaves",
+	s.b.signIn(t, refusing)
+	s.check("the Leaf Nodes page of a server refusing leaves",
 		chromedp.Navigate(refusing.URL+"/leaf-nodes"),
 		chromedp.WaitVisible(chromedp.CSS("main .alert")),
 	)
-	b.checkPage(t)
+	s.b.checkPage(t)
+}
+
+// axeSweep is one browser walking page after page through axe-core.
+type axeSweep struct {
+	t   *testing.T
+	b   *uiBrowser
+	srv *knottest.Instance
+}
+
+// startAxeSweep starts a server, with no admin yet, and a browser.
+func startAxeSweep(t *testing.T) *axeSweep {
+	t.Helper()
+	return &axeSweep{t: t, b: startBrowser(t), srv: knottest.Start(t, knottest.Config(t))}
+}
+
+// check runs the steps, then axe-core on the page they end on.
+func (s *axeSweep) check(what string, steps ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	s.b.do(s.t, what, steps...)
+	knottest.CheckA11y(s.t, s.b.ctx, what)
+}
+
+// visit opens path, waits for ready, and checks the page.
+func (s *axeSweep) visit(what, path, ready string) {
+	s.t.Helper()
+	s.check(what, chromedp.Navigate(s.srv.URL+path), chromedp.WaitVisible(chromedp.CSS(ready)))
+}
+
+// sweepTheManagersPages fills the server with templates, variables and
+// users, then checks their pages, the roles', the leaf's and the profile.
+func sweepTheManagersPages(s *axeSweep, admin *knottest.Client) {
+	t := s.t
+	t.Helper()
+	tpl := createTemplate(t, admin, map[string]any{"name": "Go toolchain", "description": "Compilers", "active": true,
+		"body": "image: golang\nenv:\n  DB: ${{ .var.DB_HOST }}\n"})
+	createTemplate(t, admin, map[string]any{"name": "Retired", "description": "No longer offered", "active": false, "zones": []string{"eu", "!us"}})
+	createVariable(t, admin, map[string]any{"name": "DB_HOST", "value": "db.internal"})
+	secret := createVariable(t, admin, map[string]any{"name": "DB_PASSWORD", "value": "secret", "protected": true, "zones": []string{"eu"}})
+	devID := s.srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
+	s.srv.CreateUser("gone", "gone@example.com", devPassword)
+
+	s.visit("the templates page", "/templates", "#template-list .badge.ok")
+	s.visit("the templates of every zone", "/templates?all_zones=true", "#template-list .badge.off")
+	s.visit("the new template form", "/templates/new", "#name")
+	s.check("the new template form refused",
+		htmxReady,
+		chromedp.SendKeys(chromedp.CSS("#zones"), "eu,,us"),
+		chromedp.Click(chromedp.CSS("button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("#zones-error")),
+	)
+	s.visit("a template's edit form", path("/templates/%d/edit", tpl.ID), "#name")
+	s.visit("a template's preview", path("/templates/%d/preview", tpl.ID), "#preview-body")
+	s.visit("the variables page", "/variables", "#variable-list")
+	s.visit("the new variable form", "/variables/new", "#name")
+	s.visit("a protected variable's edit form", path("/variables/%d/edit", secret.ID), "#name")
+	s.visit("the users page", "/users", "main table")
+	s.visit("the new user form", "/users/new", "#username")
+	s.visit("a user's edit form", path("/users/%d/edit", devID), "#email")
+	s.visit("the roles page", "/roles", "main table")
+	s.visit("the new role form", "/roles/new", "#name")
+	s.visit("the Admin role's form", path("/roles/%d/edit", models.AdminRoleID), "#name")
+	s.visit("the Leaf Nodes page with no leaf", "/leaf-nodes", "main h1")
+	s.visit("the profile page", "/profile", "#current")
+}
+
+// sweepTheTokenPages checks the API Tokens page in each state a token's
+// life passes through, and the pages without JavaScript.
+func sweepTheTokenPages(s *axeSweep, admin *knottest.Client) {
+	t := s.t
+	t.Helper()
+	s.visit("the API Tokens page with no token", "/api-tokens", "#token-panel")
+	s.check("the API Tokens page with the New Token form open",
+		htmxReady,
+		chromedp.Click(chromedp.CSS(`#token-panel a[href="/api-tokens/new"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#token-name")),
+	)
+	s.check("the API Tokens page with a name refused",
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#token-name-error")),
+	)
+	s.check("the API Tokens page with a token just created",
+		chromedp.SendKeys(chromedp.CSS("#token-name"), "Leaf Test"),
+		chromedp.Click(chromedp.CSS(`#token-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new-token-value")),
+		waitFor(`!!document.querySelector("#token-rows tr.token-row")`),
+	)
+	s.check("the API Tokens page asking to delete a token in a dialog",
+		chromedp.Click(chromedp.CSS(`#token-rows tr.token-row button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS("dialog#confirm-dialog[open]")),
+	)
+	tok := listTokens(t, admin)[0]
+	s.visit("a token's own page", path("/api-tokens/%d", tok.ID), "#token-value")
+	s.visit("a token's delete confirmation", path("/api-tokens/%d/delete", tok.ID), "main form")
+	seedTokens(t, s.srv, adminID, 60, func(i int) string { return fmt.Sprintf("token %02d", i) })
+	s.visit("the API Tokens page with a pager", "/api-tokens", "nav.pager")
 }
 
 // themeColours reads every custom property the stylesheets define, as the
@@ -260,8 +288,7 @@ func TestTheSetupAndSignInCardsAreCentred(t *testing.T) {
 // A copy the browser refuses says so in the error colour: green is for
 // "Copied" alone.
 func TestAFailedCopySaysSoInRed(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 	id, _ := admin.CreateAPIToken("Leaf Test")
 	b := startBrowser(t)
 	b.signIn(t, srv)

@@ -29,9 +29,7 @@ type benchServer struct {
 
 func startBenchServer(b *testing.B) *benchServer {
 	b.Helper()
-	srv := knottest.Start(b, knottest.Config(b))
-	srv.SetupAdmin()
-	srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
+	srv, _ := startWithDev(b)
 	dev := srv.Login("dev@example.com", devPassword)
 	_, tok := dev.CreateAPIToken("bench")
 	return &benchServer{srv: srv, dev: dev, bearer: "Authorization: Bearer " + tok}

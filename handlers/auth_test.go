@@ -14,8 +14,7 @@ import (
 )
 
 func TestEmptyDatabaseSendsEveryPageToSetup(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	c := srv.Client()
+	c := knottest.Start(t, knottest.Config(t)).Client()
 	for _, path := range []string{"/", "/login", "/templates", "/api-tokens", "/users"} {
 		res := c.Get(path)
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/initial-system-setup" {
@@ -86,19 +85,7 @@ func TestSetupWorksOnceEvenUnderARace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	created := 0
-	for _, code := range codes {
-		switch code {
-		case http.StatusSeeOther:
-			created++
-		case http.StatusNotFound:
-		default:
-			t.Errorf("unexpected status %d", code)
-		}
-	}
-	if created != 1 {
-		t.Fatalf("%d setups succeeded, want exactly 1 (codes %v)", created, codes)
-	}
+	wantOneWinner(t, codes, http.StatusSeeOther, http.StatusNotFound)
 	var users int64
 	srv.Server.DB().Model(&models.User{}).Count(&users)
 	if users != 1 {
@@ -116,8 +103,7 @@ func TestSetupWorksOnceEvenUnderARace(t *testing.T) {
 }
 
 func TestSetupSignsInTheFirstAdmin(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	c := srv.SetupAdmin()
+	_, c := startAdmin(t)
 	var me struct {
 		Username    string   `json:"username"`
 		Email       string   `json:"email"`
@@ -174,9 +160,7 @@ func TestSignInAndSignOut(t *testing.T) {
 }
 
 func TestSignInRenewsTheSessionToken(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	srv.SetupAdmin()
-	srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+	srv, _ := startWithDev(t)
 	u, _ := url.Parse(srv.URL)
 	sessionToken := func(c *knottest.Client) string {
 		for _, ck := range c.HTTP.Jar.Cookies(u) {
@@ -191,7 +175,7 @@ func TestSignInRenewsTheSessionToken(t *testing.T) {
 	// before sign-in is worth nothing after it.
 	c := srv.Login(knottest.AdminEmail, knottest.AdminPassword)
 	before := sessionToken(c)
-	if res := c.PostForm("/login", url.Values{"email": {"dev@example.com"}, "password": {"devpassword"}}); res.StatusCode != http.StatusSeeOther {
+	if res := c.PostForm("/login", url.Values{"email": {"dev@example.com"}, "password": {devPassword}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("second sign-in = %d", res.StatusCode)
 	}
 	after := sessionToken(c)
@@ -226,10 +210,8 @@ func TestWrongCredentialsGetOneGenericMessage(t *testing.T) {
 }
 
 func TestInactiveUserCannotSignIn(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	srv.SetupAdmin()
-	id := srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
-	c := srv.Login("dev@example.com", "devpassword")
+	srv, id := startWithDev(t)
+	c := srv.Login("dev@example.com", devPassword)
 	if err := srv.Server.DB().Model(&models.User{}).Where("id = ?", id).Update("active", false).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +220,7 @@ func TestInactiveUserCannotSignIn(t *testing.T) {
 		t.Fatalf("deactivated user's session: whoami = %d, want 401", res.StatusCode)
 	}
 	// ...and a new sign-in is refused, also with the right password.
-	res := srv.Client().PostForm("/login", url.Values{"email": {"dev@example.com"}, "password": {"devpassword"}})
+	res := srv.Client().PostForm("/login", url.Values{"email": {"dev@example.com"}, "password": {devPassword}})
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "This account is disabled") {
 		t.Fatalf("inactive sign-in = %d", res.StatusCode)
 	}
@@ -298,17 +280,21 @@ func TestSignInRateLimits(t *testing.T) {
 	}
 
 	// Per IP: spraying many emails from one address runs out too.
-	limited := false
-	for i := range 30 {
-		email := "spray" + string(rune('a'+i)) + "@example.com"
-		if res := c.PostForm("/login", url.Values{"email": {email}, "password": {wrong}}); res.StatusCode == http.StatusTooManyRequests {
-			limited = true
-			break
-		}
-	}
-	if !limited {
+	if !sprayIsLimited(c, wrong) {
 		t.Fatal("30 attempts from one IP with different emails were never limited")
 	}
+}
+
+// sprayIsLimited tries password with 30 emails from c's address, and
+// reports whether that address was throttled.
+func sprayIsLimited(c *knottest.Client, password string) bool {
+	for i := range 30 {
+		email := "spray" + string(rune('a'+i)) + "@example.com"
+		if res := c.PostForm("/login", url.Values{"email": {email}, "password": {password}}); res.StatusCode == http.StatusTooManyRequests {
+			return true
+		}
+	}
+	return false
 }
 
 // An address that is not an email is simply wrong credentials: it reaches
@@ -397,11 +383,10 @@ func TestNextRedirectStaysOnSite(t *testing.T) {
 }
 
 func TestMenuFollowsPermissions(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
-	srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
+	srv, admin := startAdmin(t)
+	srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
 	srv.CreateUser("norole", "norole@example.com", "norolepass")
-	dev := srv.Login("dev@example.com", "devpassword")
+	dev := srv.Login("dev@example.com", devPassword)
 	none := srv.Login("norole@example.com", "norolepass")
 
 	adminPage := admin.Get("/templates").Body

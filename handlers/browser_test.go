@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,10 +248,7 @@ func TestBrowserDeleteAsksInADialogThenRemovesTheRow(t *testing.T) {
 		t.Fatal("deleting reloaded the page")
 	}
 	wantStatus(t, cs.admin.Get(path("/api/templates/%d", doomed.ID)), http.StatusNotFound)
-	b.mu.Lock()
-	dialogs := slices.Clone(b.dialogs)
-	b.mu.Unlock()
-	if len(dialogs) != 0 {
+	if dialogs := b.openedDialogs(); len(dialogs) != 0 {
 		t.Fatalf("the browser's own dialogs opened: %q", dialogs)
 	}
 	b.checkPage(t)

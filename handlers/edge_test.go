@@ -19,8 +19,7 @@ func wantSecurityHeaders(t *testing.T, what string, res *knottest.Response) {
 }
 
 func TestEveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	c := srv.SetupAdmin()
+	_, c := startAdmin(t)
 	crossSite := c.PostForm("/api-tokens", url.Values{"name": {"x"}}, "Sec-Fetch-Site: cross-site")
 	if crossSite.StatusCode != http.StatusForbidden {
 		t.Fatalf("a cross-site post = %d, want 403", crossSite.StatusCode)
@@ -35,10 +34,7 @@ func TestEveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
 }
 
 func TestHSTSUnderTLS(t *testing.T) {
-	cfg := knottest.Config(t)
-	cfg.Server.TLS.UseTLS = true
-	cfg.Server.URL = "https://127.0.0.1"
-	srv := knottest.Start(t, cfg)
+	srv := startTLS(t)
 	if hsts := srv.Client().Get("/login").Header.Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=") {
 		t.Fatalf("HSTS under TLS = %q", hsts)
 	}
@@ -47,10 +43,7 @@ func TestHSTSUnderTLS(t *testing.T) {
 // http.CrossOriginProtection compares hosts, not schemes: a page served
 // over plain HTTP from this host must not post to the HTTPS server.
 func TestAnHTTPOriginCannotPostToTheHTTPSServer(t *testing.T) {
-	cfg := knottest.Config(t)
-	cfg.Server.TLS.UseTLS = true
-	cfg.Server.URL = "https://127.0.0.1"
-	srv := knottest.Start(t, cfg)
+	srv := startTLS(t)
 	c := srv.SetupAdmin()
 	host := strings.TrimPrefix(srv.URL, "https://")
 	res := c.PostForm("/api-tokens", url.Values{"name": {"from http"}}, "Origin: http://"+host)
@@ -74,4 +67,13 @@ func TestStaticListsNoDirectory(t *testing.T) {
 	if res := c.Get("/static/app.css"); res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), "text/css") {
 		t.Fatalf("GET /static/app.css = %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
+}
+
+// startTLS is a server that serves HTTPS only.
+func startTLS(t *testing.T) *knottest.Instance {
+	t.Helper()
+	cfg := knottest.Config(t)
+	cfg.Server.TLS.UseTLS = true
+	cfg.Server.URL = "https://127.0.0.1"
+	return knottest.Start(t, cfg)
 }

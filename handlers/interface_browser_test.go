@@ -141,19 +141,7 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
-	for _, tpl := range []map[string]any{
-		{"name": "nginx-site", "description": "Virtual host for a static site", "body": "server { listen 80; }", "active": true},
-		{"name": "systemd-unit", "description": "Service unit for the app", "body": "[Unit]\nDescription=app", "active": true},
-		{"name": "motd", "description": "Message of the day", "body": "Welcome", "active": false},
-	} {
-		wantStatus(t, admin.JSONRequest(http.MethodPost, "/api/templates", tpl), http.StatusCreated)
-	}
-	admin.CreateAPIToken("deploy")
-	admin.CreateAPIToken("backup job")
-	srv.CreateUser("alice", "alice@example.com", "correct horse battery")
-
+	srv := startScreenshotServer(t)
 	b := startBrowser(t)
 	shot := func(name string) {
 		t.Helper()
@@ -193,4 +181,22 @@ func TestScreenshots(t *testing.T) {
 	shot("templates-phone-light")
 	b.do(t, "open the menu", knottest.UseTheme(knottest.Dark), chromedp.Click(chromedp.CSS("[data-menu-toggle]")))
 	shot("menu-phone-dark")
+}
+
+// startScreenshotServer is a server with what the screenshots show: a few
+// templates, tokens and users.
+func startScreenshotServer(t *testing.T) *knottest.Instance {
+	t.Helper()
+	srv, admin := startAdmin(t)
+	for _, tpl := range []map[string]any{
+		{"name": "nginx-site", "description": "Virtual host for a static site", "body": "server { listen 80; }", "active": true},
+		{"name": "systemd-unit", "description": "Service unit for the app", "body": "[Unit]\nDescription=app", "active": true},
+		{"name": "motd", "description": "Message of the day", "body": "Welcome", "active": false},
+	} {
+		wantStatus(t, admin.JSONRequest(http.MethodPost, "/api/templates", tpl), http.StatusCreated)
+	}
+	admin.CreateAPIToken("deploy")
+	admin.CreateAPIToken("backup job")
+	srv.CreateUser("alice", "alice@example.com", "correct horse battery")
+	return srv
 }

@@ -102,22 +102,7 @@ func TestChangingYourPasswordNeedsTheCurrentOneAndSignsOutOnlyYourOtherBrowsers(
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			form := url.Values{"current": {tc.current}, "password": {tc.password}, "confirm": {tc.confirm}}
-			res := cs.dev.PostForm("/profile/password", form)
-			wantStatus(t, res, http.StatusUnprocessableEntity)
-			wantBody(t, res, "<html", `id="`+tc.field+`-error"`, htmlEscape(tc.msg), `aria-describedby="`+tc.field+`-error"`)
-			frag := cs.dev.PostForm("/profile/password", form, htmx)
-			wantStatus(t, frag, http.StatusOK)
-			if !isFragment(frag) {
-				t.Fatal("htmx got a whole page, not the form")
-			}
-			wantBody(t, frag, `id="`+tc.field+`-error"`, htmlEscape(tc.msg))
-			// What was typed into a password field never comes back.
-			for _, typed := range []string{tc.current, tc.password, tc.confirm} {
-				if typed != "" {
-					wantNoBody(t, res, typed)
-					wantNoBody(t, frag, typed)
-				}
-			}
+			wantPasswordChangeRefused(t, cs.dev, form, tc.field, tc.msg)
 		})
 	}
 	if !signedIn(t, cs.dev) || !signedIn(t, other) {
@@ -148,6 +133,29 @@ func TestChangingYourPasswordNeedsTheCurrentOneAndSignsOutOnlyYourOtherBrowsers(
 	// Other users were not touched.
 	if !signedIn(t, cs.admin) || !signedIn(t, cs.nobody) {
 		t.Fatal("one user's password change signed another out")
+	}
+}
+
+// wantPasswordChangeRefused posts form to change c's password, without
+// JavaScript and with htmx, and wants it refused with msg beside field and
+// none of the typed passwords sent back.
+func wantPasswordChangeRefused(t *testing.T, c *knottest.Client, form url.Values, field, msg string) {
+	t.Helper()
+	res := c.PostForm("/profile/password", form)
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "<html", `id="`+field+`-error"`, htmlEscape(msg), `aria-describedby="`+field+`-error"`)
+	frag := c.PostForm("/profile/password", form, htmx)
+	wantStatus(t, frag, http.StatusOK)
+	if !isFragment(frag) {
+		t.Fatal("htmx got a whole page, not the form")
+	}
+	wantBody(t, frag, `id="`+field+`-error"`, htmlEscape(msg))
+	// What was typed into a password field never comes back.
+	for _, key := range []string{"current", "password", "confirm"} {
+		if typed := form.Get(key); typed != "" {
+			wantNoBody(t, res, typed)
+			wantNoBody(t, frag, typed)
+		}
 	}
 }
 

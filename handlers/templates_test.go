@@ -84,25 +84,7 @@ func TestTemplateAPICreateReadUpdateDelete(t *testing.T) {
 		t.Fatalf("list = %+v, want [%+v]", got, created)
 	}
 
-	// PUT changes what it names and keeps the rest.
-	cs.srv.Clock.Advance(3600e9)
-	res = cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), map[string]any{"description": "new words", "active": false})
-	wantStatus(t, res, http.StatusOK)
-	var updated tmpl
-	res.JSON(t, &updated)
-	if updated.Name != created.Name || updated.Description != "new words" || updated.Active || updated.Body != body ||
-		!slices.Equal(updated.Zones, created.Zones) || updated.CreatedAt != created.CreatedAt || updated.UpdatedAt != "2026-11-02T10:00:00Z" {
-		t.Fatalf("updated = %+v", updated)
-	}
-	// What GET returned can be sent back as it is (read-only fields ignored).
-	updated.Source, updated.ID, updated.Zones = "cluster", 999, []string{}
-	res = cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), updated)
-	wantStatus(t, res, http.StatusOK)
-	var again tmpl
-	res.JSON(t, &again)
-	if again.ID != created.ID || again.Source != "local" || len(again.Zones) != 0 || again.Zones == nil {
-		t.Fatalf("round trip = %+v, want id kept, source local, zones []", again)
-	}
+	updateTemplateThroughTheAPI(t, cs, created, body)
 
 	// Inactive now: gone for those who cannot manage templates.
 	wantStatus(t, cs.dev.Get(path("/api/templates/%d", created.ID)), http.StatusNotFound)
@@ -123,16 +105,78 @@ func TestTemplateAPICreateReadUpdateDelete(t *testing.T) {
 	}
 }
 
+// updateTemplateThroughTheAPI PUTs changes to created (an hour later) and
+// wants what it names changed, the rest kept, and what GET returned
+// accepted as it is; the template ends inactive.
+func updateTemplateThroughTheAPI(t *testing.T, cs *cast, created tmpl, body string) {
+	t.Helper()
+	// PUT changes what it names and keeps the rest.
+	cs.srv.Clock.Advance(3600e9)
+	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), map[string]any{"description": "new words", "active": false})
+	wantStatus(t, res, http.StatusOK)
+	var updated tmpl
+	res.JSON(t, &updated)
+	if updated.Name != created.Name || updated.Description != "new words" || updated.Active || updated.Body != body ||
+		!slices.Equal(updated.Zones, created.Zones) || updated.CreatedAt != created.CreatedAt || updated.UpdatedAt != "2026-11-02T10:00:00Z" {
+		t.Fatalf("updated = %+v", updated)
+	}
+	// What GET returned can be sent back as it is (read-only fields ignored).
+	updated.Source, updated.ID, updated.Zones = "cluster", 999, []string{}
+	res = cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), updated)
+	wantStatus(t, res, http.StatusOK)
+	var again tmpl
+	res.JSON(t, &again)
+	if again.ID != created.ID || again.Source != "local" || len(again.Zones) != 0 || again.Zones == nil {
+		t.Fatalf("round trip = %+v, want id kept, source local, zones []", again)
+	}
+}
+
 func TestTemplateAPIRefusesBadBodies(t *testing.T) {
 	cs := startCast(t)
 	existing := createTemplate(t, cs.admin, map[string]any{"name": "Existing"})
+	for _, tc := range templateBodyRefusals() {
+		t.Run(tc.name, func(t *testing.T) {
+			res := cs.admin.JSONRequest(http.MethodPost, "/api/templates", tc.body)
+			wantAPIError(t, res, tc.code, tc.msg)
+		})
+	}
+	// Field errors also come keyed by field, for scripts.
+	res := cs.admin.JSONRequest(http.MethodPost, "/api/templates", `{"name":"","body":"x"}`)
+	var withFields struct {
+		Fields map[string]string `json:"fields"`
+	}
+	res.JSON(t, &withFields)
+	if withFields.Fields["name"] != "Enter a name." {
+		t.Fatalf("fields = %v", withFields.Fields)
+	}
+	// PUT validates the same way, and a clash with another name is 409.
+	other := createTemplate(t, cs.admin, map[string]any{"name": "Other"})
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"name":"existing"}`), 409, "already exists")
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"zones":["!"]}`), 422, "zones:")
+	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"active":1}`), 400, `Field "active"`)
+	// Renaming a template to its own name in another case is fine.
+	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", existing.ID), `{"name":"EXISTING"}`), http.StatusOK)
+	// Nothing was created by the refused requests.
+	if got := listTemplates(t, cs.admin, "?all_zones=true"); len(got) != 2 {
+		t.Fatalf("templates after refused requests = %q", names(got))
+	}
+}
+
+// bodyRefusal is a body the template API refuses, with the status and
+// the message it answers.
+type bodyRefusal struct {
+	name string
+	body string
+	code int
+	msg  string
+}
+
+// templateBodyRefusals are the bodies a template create refuses ("Existing"
+// stands already): malformed ones with 400, invalid ones with 422, a clash
+// with 409.
+func templateBodyRefusals() []bodyRefusal {
 	ok := `"body":"x"`
-	cases := []struct {
-		name string
-		body string
-		code int
-		msg  string
-	}{
+	return []bodyRefusal{
 		{"empty body", ``, 400, "The request body is empty; send a JSON object."},
 		{"whitespace body", "  \n", 400, "The request body is empty"},
 		{"array", `[{"name":"x"}]`, 400, "The request body must be a JSON object"},
@@ -165,32 +209,6 @@ func TestTemplateAPIRefusesBadBodies(t *testing.T) {
 		{"several problems at once", `{"name":"","body":""}`, 422, "body: Enter the template definition.; name: Enter a name."},
 		{"duplicate name", `{"name":"Existing",` + ok + `}`, 409, "A template named “Existing” already exists"},
 		{"duplicate name, other case", `{"name":"eXISTING",` + ok + `}`, 409, "already exists"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res := cs.admin.JSONRequest(http.MethodPost, "/api/templates", tc.body)
-			wantAPIError(t, res, tc.code, tc.msg)
-		})
-	}
-	// Field errors also come keyed by field, for scripts.
-	res := cs.admin.JSONRequest(http.MethodPost, "/api/templates", `{"name":"","body":"x"}`)
-	var withFields struct {
-		Fields map[string]string `json:"fields"`
-	}
-	res.JSON(t, &withFields)
-	if withFields.Fields["name"] != "Enter a name." {
-		t.Fatalf("fields = %v", withFields.Fields)
-	}
-	// PUT validates the same way, and a clash with another name is 409.
-	other := createTemplate(t, cs.admin, map[string]any{"name": "Other"})
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"name":"existing"}`), 409, "already exists")
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"zones":["!"]}`), 422, "zones:")
-	wantAPIError(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", other.ID), `{"active":1}`), 400, `Field "active"`)
-	// Renaming a template to its own name in another case is fine.
-	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", existing.ID), `{"name":"EXISTING"}`), http.StatusOK)
-	// Nothing was created by the refused requests.
-	if got := listTemplates(t, cs.admin, "?all_zones=true"); len(got) != 2 {
-		t.Fatalf("templates after refused requests = %q", names(got))
 	}
 }
 
@@ -232,19 +250,7 @@ func TestConcurrentDuplicateTemplateCreates(t *testing.T) {
 	}
 	wg.Wait()
 	slices.Sort(codes)
-	created := 0
-	for _, code := range codes {
-		switch code {
-		case http.StatusCreated:
-			created++
-		case http.StatusConflict:
-		default:
-			t.Fatalf("unexpected status %d among %v", code, codes)
-		}
-	}
-	if created != 1 {
-		t.Fatalf("%d creates succeeded, want exactly 1 (%v)", created, codes)
-	}
+	wantOneWinner(t, codes, http.StatusCreated, http.StatusConflict)
 	if got := listTemplates(t, cs.admin, ""); len(got) != 1 {
 		t.Fatalf("templates = %q", names(got))
 	}
@@ -463,27 +469,7 @@ func TestTemplateFormShowsEveryMessageAndKeepsWhatWasTyped(t *testing.T) {
 		{"taken name", templateForm("taken", "d", "", "b", true), "name", "A template named “taken” already exists; choose another name.", 409},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			// Full page without JavaScript, with a status that says what happened.
-			res := cs.admin.PostForm("/templates", tc.form)
-			wantStatus(t, res, tc.code)
-			wantBody(t, res, `<p class="field-error" id="`+tc.field+`-error" role="alert">`, `aria-invalid="true"`, "<html")
-			wantBody(t, res, htmlEscape(tc.msg))
-			// htmx: 200 with only the form, so it is swapped in place.
-			frag := cs.admin.PostForm("/templates", tc.form, htmx)
-			wantStatus(t, frag, http.StatusOK)
-			if !isFragment(frag) || !strings.HasPrefix(strings.TrimSpace(frag.Body), "<form") {
-				t.Fatalf("htmx error answer is not the form fragment: %.200s", frag.Body)
-			}
-			wantBody(t, frag, htmlEscape(tc.msg))
-			// What was typed is kept (short values only; escaped).
-			if n := tc.form.Get("name"); len(n) < 100 && !strings.ContainsAny(n, "\x01\xff") {
-				wantBody(t, frag, `value="`+htmlEscape(n)+`"`)
-			}
-			if z := tc.form.Get("zones"); len(z) < 100 {
-				wantBody(t, frag, ">\n"+htmlEscape(z)+"</textarea>")
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantTemplateFormRefused(t, cs.admin, tc.form, tc.field, tc.msg, tc.code) })
 	}
 	// Several problems are reported together.
 	res := cs.admin.PostForm("/templates", templateForm("", "", "!", "", true), htmx)
@@ -498,6 +484,32 @@ func TestTemplateFormShowsEveryMessageAndKeepsWhatWasTyped(t *testing.T) {
 	}
 	// A form far beyond any limit is refused before it is read.
 	wantStatus(t, cs.admin.PostForm("/templates", templateForm("n", "", "", strings.Repeat("b", 1<<20), true)), http.StatusRequestEntityTooLarge)
+}
+
+// wantTemplateFormRefused posts form to create a template, without
+// JavaScript and with htmx, and wants it refused with code and msg beside
+// field, what was typed kept.
+func wantTemplateFormRefused(t *testing.T, admin *knottest.Client, form url.Values, field, msg string, code int) {
+	t.Helper()
+	// Full page without JavaScript, with a status that says what happened.
+	res := admin.PostForm("/templates", form)
+	wantStatus(t, res, code)
+	wantBody(t, res, `<p class="field-error" id="`+field+`-error" role="alert">`, `aria-invalid="true"`, "<html")
+	wantBody(t, res, htmlEscape(msg))
+	// htmx: 200 with only the form, so it is swapped in place.
+	frag := admin.PostForm("/templates", form, htmx)
+	wantStatus(t, frag, http.StatusOK)
+	if !isFragment(frag) || !strings.HasPrefix(strings.TrimSpace(frag.Body), "<form") {
+		t.Fatalf("htmx error answer is not the form fragment: %.200s", frag.Body)
+	}
+	wantBody(t, frag, htmlEscape(msg))
+	// What was typed is kept (short values only; escaped).
+	if n := form.Get("name"); len(n) < 100 && !strings.ContainsAny(n, "\x01\xff") {
+		wantBody(t, frag, `value="`+htmlEscape(n)+`"`)
+	}
+	if z := form.Get("zones"); len(z) < 100 {
+		wantBody(t, frag, ">\n"+htmlEscape(z)+"</textarea>")
+	}
 }
 
 func manyZoneNames(n int) string {
@@ -522,8 +534,7 @@ func htmlEscape(s string) string {
 // In a PUT body, null is the same as leaving the field out: it keeps the
 // value (the README says so), never clears it.
 func TestNullInAPutBodyKeepsTheValue(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	_, admin := startAdmin(t)
 	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "keeps", "description": "kept", "zones": []string{"test-zone"}, "active": true, "body": "image: kept"})
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("create = %d %s", res.StatusCode, res.Body)

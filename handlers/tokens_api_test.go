@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -52,25 +53,41 @@ func listTokens(t *testing.T, c *knottest.Client, headers ...string) []tokenJSON
 var tokenFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}=$`)
 
 func TestTokenAPICreateListDelete(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
-	created := srv.Clock.Now()
-
+	srv, admin := startAdmin(t)
 	if res := admin.Get("/api/tokens"); res.StatusCode != http.StatusOK || strings.TrimSpace(res.Body) != "[]" {
 		t.Fatalf("empty list = %d %q, want 200 []", res.StatusCode, res.Body)
 	}
+	tok := createTokenThroughTheAPI(t, admin, srv.Clock.Now())
+	wantTheListWithoutTheToken(t, admin, tok)
 
+	// Newest first.
+	_, second := admin.CreateAPIToken("second")
+	got := listTokens(t, admin)
+	if len(got) != 2 || got[0].Name != "second" || got[1].Name != "Leaf Test" {
+		t.Fatalf("list order = %+v", got)
+	}
+	if second == tok.Token {
+		t.Fatal("two tokens are equal")
+	}
+
+	deleteTokenThroughTheAPI(t, srv, admin, tok)
+	if got := listTokens(t, admin); len(got) != 1 || got[0].Name != "second" {
+		t.Fatalf("after delete list = %+v", got)
+	}
+}
+
+// createTokenThroughTheAPI makes "Leaf Test" at the given time and checks
+// the answer: exactly the documented keys, kept out of caches, a token of
+// 32 random bytes that expires 14 days on.
+func createTokenThroughTheAPI(t *testing.T, admin *knottest.Client, created time.Time) tokenJSON {
+	t.Helper()
 	res := admin.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": "  Leaf Test  "})
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("create = %d %s", res.StatusCode, res.Body)
 	}
 	var raw map[string]any
 	res.JSON(t, &raw)
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(raw))
 	if want := []string{"created_at", "expires_at", "id", "last_used_at", "name", "prefix", "token"}; !slices.Equal(keys, want) {
 		t.Fatalf("create answer keys = %v, want %v", keys, want)
 	}
@@ -91,9 +108,14 @@ func TestTokenAPICreateListDelete(t *testing.T) {
 	if tok.CreatedAt != created.Format(time.RFC3339) || tok.ExpiresAt != created.Add(14*24*time.Hour).Format(time.RFC3339) {
 		t.Fatalf("created_at %q expires_at %q; want %q and 14 days later, RFC 3339 UTC", tok.CreatedAt, tok.ExpiresAt, created.Format(time.RFC3339))
 	}
+	return tok
+}
 
-	// The list never carries the token itself.
-	res = admin.Get("/api/tokens")
+// wantTheListWithoutTheToken checks that the list, tok alone in it, never
+// carries the token itself.
+func wantTheListWithoutTheToken(t *testing.T, admin *knottest.Client, tok tokenJSON) {
+	t.Helper()
+	res := admin.Get("/api/tokens")
 	if strings.Contains(res.Body, tok.Token) || strings.Contains(res.Body, `"token"`) {
 		t.Fatalf("list leaks the token: %s", res.Body)
 	}
@@ -105,24 +127,17 @@ func TestTokenAPICreateListDelete(t *testing.T) {
 	if _, present := list[0]["last_used_at"]; !present {
 		t.Fatal("last_used_at is missing instead of null")
 	}
+}
 
-	// Newest first.
-	_, second := admin.CreateAPIToken("second")
-	got := listTokens(t, admin)
-	if len(got) != 2 || got[0].Name != "second" || got[1].Name != "Leaf Test" {
-		t.Fatalf("list order = %+v", got)
-	}
-	if second == tok.Token {
-		t.Fatal("two tokens are equal")
-	}
-
-	res = admin.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", tok.ID), nil)
+// deleteTokenThroughTheAPI deletes tok, which stops working at once, and
+// checks that a second delete, or one of no token at all, is a 404.
+func deleteTokenThroughTheAPI(t *testing.T, srv *knottest.Instance, admin *knottest.Client, tok tokenJSON) {
+	t.Helper()
+	res := admin.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", tok.ID), nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("delete = %d %s", res.StatusCode, res.Body)
 	}
-	if res := whoamiWith(srv, tok.Token); res.StatusCode != http.StatusUnauthorized || res.Body != badToken {
-		t.Fatalf("deleted token: whoami = %d %s", res.StatusCode, res.Body)
-	}
+	wantTokenRefused(t, srv, tok.Token, "deleted token")
 	if res := admin.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", tok.ID), nil); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("second delete = %d, want 404", res.StatusCode)
 	}
@@ -131,14 +146,10 @@ func TestTokenAPICreateListDelete(t *testing.T) {
 			t.Errorf("DELETE %s = %d %s, want a 404 JSON error", path, res.StatusCode, res.Body)
 		}
 	}
-	if got := listTokens(t, admin); len(got) != 1 || got[0].Name != "second" {
-		t.Fatalf("after delete list = %+v", got)
-	}
 }
 
 func TestTokenAPIRejectsBadBodiesNamingTheProblem(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	_, admin := startAdmin(t)
 	cases := []struct {
 		name, body, want string
 	}{
@@ -193,10 +204,8 @@ func TestTokenAPIRejectsBadBodiesNamingTheProblem(t *testing.T) {
 }
 
 func TestBearerTokenAuthenticatesTheAPI(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	srv.SetupAdmin()
-	devID := srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
-	dev := srv.Login("dev@example.com", "devpassword")
+	srv, devID := startWithDev(t)
+	dev := srv.Login("dev@example.com", devPassword)
 	id, token := dev.CreateAPIToken("script")
 
 	res := whoamiWith(srv, token)
@@ -227,6 +236,36 @@ func TestBearerTokenAuthenticatesTheAPI(t *testing.T) {
 	}
 
 	valid, _ := models.GenerateToken()
+	wantMalformedBearersRefused(t, srv, token, valid)
+	// A bad token is refused even alongside a good session: the header wins.
+	if res := dev.Get("/api/users/whoami", bearer(valid)); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad token with a good session = %d, want 401", res.StatusCode)
+	}
+	// Pages are for sessions: a token does not sign a browser in.
+	if res := srv.Client().Get("/templates", bearer(token)); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("GET /templates with only a token = %d, want 303 to sign-in", res.StatusCode)
+	}
+
+	// Deleted → 401 at once.
+	if res := dev.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", id), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("delete = %d", res.StatusCode)
+	}
+	wantTokenRefused(t, srv, token, "deleted token")
+
+	// Nothing about the token reached the log.
+	if logs := srv.Logs.String(); strings.Contains(logs, token) || strings.Contains(logs, valid) || strings.Contains(logs, "Bearer") {
+		t.Fatal("the log contains a token or an Authorization header")
+	}
+	if !strings.Contains(srv.Logs.String(), "reason=\"unknown token\"") {
+		t.Fatal("a refused token was not logged with its reason")
+	}
+}
+
+// wantMalformedBearersRefused checks that every Authorization header that
+// is not exactly "Bearer " and an issued token gets the one 401; token is
+// an issued one, valid well formed but never issued.
+func wantMalformedBearersRefused(t *testing.T, srv *knottest.Instance, token, valid string) {
+	t.Helper()
 	malformed := []string{
 		"Authorization: Bearer",
 		"Authorization: Bearer ",
@@ -245,31 +284,6 @@ func TestBearerTokenAuthenticatesTheAPI(t *testing.T) {
 		if res.StatusCode != http.StatusUnauthorized || res.Body != badToken {
 			t.Errorf("%.40q: %d %s, want 401 %s", h, res.StatusCode, res.Body, badToken)
 		}
-	}
-
-	// A bad token is refused even alongside a good session: the header wins.
-	if res := dev.Get("/api/users/whoami", bearer(valid)); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("bad token with a good session = %d, want 401", res.StatusCode)
-	}
-	// Pages are for sessions: a token does not sign a browser in.
-	if res := srv.Client().Get("/templates", bearer(token)); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("GET /templates with only a token = %d, want 303 to sign-in", res.StatusCode)
-	}
-
-	// Deleted → 401 at once.
-	if res := dev.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", id), nil); res.StatusCode != http.StatusOK {
-		t.Fatalf("delete = %d", res.StatusCode)
-	}
-	if res := whoamiWith(srv, token); res.StatusCode != http.StatusUnauthorized || res.Body != badToken {
-		t.Fatalf("deleted token = %d %s", res.StatusCode, res.Body)
-	}
-
-	// Nothing about the token reached the log.
-	if logs := srv.Logs.String(); strings.Contains(logs, token) || strings.Contains(logs, valid) || strings.Contains(logs, "Bearer") {
-		t.Fatal("the log contains a token or an Authorization header")
-	}
-	if !strings.Contains(srv.Logs.String(), "reason=\"unknown token\"") {
-		t.Fatal("a refused token was not logged with its reason")
 	}
 }
 
@@ -304,10 +318,8 @@ func TestBearerTokenOfADisabledOrDeletedUserIsRefused(t *testing.T) {
 }
 
 func TestBearerTokenNeedsTheUseAPITokensPermission(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	srv.SetupAdmin()
-	id := srv.CreateUser("dev", "dev@example.com", "devpassword", models.DeveloperRoleID)
-	_, token := srv.Login("dev@example.com", "devpassword").CreateAPIToken("t")
+	srv, id := startWithDev(t)
+	_, token := srv.Login("dev@example.com", devPassword).CreateAPIToken("t")
 	if err := srv.Server.DB().Exec(`DELETE FROM user_roles WHERE user_id = ?`, id).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -318,9 +330,7 @@ func TestBearerTokenNeedsTheUseAPITokensPermission(t *testing.T) {
 }
 
 func TestTokenExpiresAfter14DaysUnusedAndEveryUseResetsThat(t *testing.T) {
-	clock := knottest.NewClock()
-	srv := knottest.Start(t, daysLongSessions(t), knottest.WithClock(clock))
-	admin := srv.SetupAdmin()
+	srv, admin, clock := startAdminOnClock(t, daysLongSessions(t))
 	_, used := admin.CreateAPIToken("used")
 	_, idle := admin.CreateAPIToken("idle")
 	day := 24 * time.Hour
@@ -366,9 +376,7 @@ func TestTokenExpiresAfter14DaysUnusedAndEveryUseResetsThat(t *testing.T) {
 }
 
 func TestLastUsedIsWrittenAtMostOnceAMinute(t *testing.T) {
-	clock := knottest.NewClock()
-	srv := knottest.Start(t, knottest.Config(t), knottest.WithClock(clock))
-	admin := srv.SetupAdmin()
+	srv, admin, clock := startAdminOnClock(t, knottest.Config(t))
 	_, token := admin.CreateAPIToken("busy")
 	writes := knottest.CountLastUsedWrites(t, srv.Server.DB())
 	script := srv.Client()
@@ -407,9 +415,7 @@ func TestLastUsedIsWrittenAtMostOnceAMinute(t *testing.T) {
 }
 
 func TestSweepDeletesExactlyTheExpiredTokens(t *testing.T) {
-	clock := knottest.NewClock()
-	srv := knottest.Start(t, daysLongSessions(t), knottest.WithClock(clock))
-	admin := srv.SetupAdmin()
+	srv, admin, clock := startAdminOnClock(t, daysLongSessions(t))
 	day := 24 * time.Hour
 
 	admin.CreateAPIToken("old, never used")         // t0
@@ -511,7 +517,7 @@ func TestOtherUsersTokensAreNotFound(t *testing.T) {
 	// Copy, delete, confirm: 404, by API, htmx and plain form; the same
 	// answer as for a token that does not exist.
 	id := fmt.Sprint(bobID)
-	for _, r := range []struct{ method, path string }{
+	for _, r := range []route{
 		{http.MethodGet, "/api-tokens/" + id},
 		{http.MethodGet, "/api-tokens/" + id + "/delete"},
 		{http.MethodPost, "/api-tokens/" + id + "/delete"},
@@ -541,21 +547,10 @@ func TestTokenEndpointsNeedThePermission(t *testing.T) {
 	srv.SetupAdmin()
 	srv.CreateUser("norole", "norole@example.com", "norolepass")
 	c := srv.Login("norole@example.com", "norolepass")
-	for _, r := range []struct{ method, path string }{
-		{http.MethodGet, "/api/tokens"},
-		{http.MethodPost, "/api/tokens"},
-		{http.MethodDelete, "/api/tokens/1"},
-		{http.MethodGet, "/api-tokens"},
-		{http.MethodGet, "/api-tokens/new"},
-		{http.MethodPost, "/api-tokens"},
-		{http.MethodGet, "/api-tokens/1"},
-		{http.MethodPost, "/api-tokens/1/delete"},
-	} {
-		res := c.JSONRequest(r.method, r.path, `{"name":"x"}`)
-		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "Ask your site administrator") {
-			t.Errorf("%s %s without use_api_tokens = %d, want 403 saying to ask the administrator", r.method, r.path, res.StatusCode)
-		}
-	}
+	// Without use_api_tokens: 403, saying to ask the administrator.
+	wantRoutesRefused(t, c, http.StatusForbidden, "Ask your site administrator",
+		"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/1",
+		"GET /api-tokens", "GET /api-tokens/new", "POST /api-tokens", "GET /api-tokens/1", "POST /api-tokens/1/delete")
 	// Signed out: pages go to sign-in, the API says 401.
 	anon := srv.Client()
 	if res := anon.Get("/api/tokens"); res.StatusCode != http.StatusUnauthorized {
@@ -579,19 +574,8 @@ func TestHideAPITokensTurnsTheFeatureOffForEveryone(t *testing.T) {
 	if strings.Contains(admin.Get("/templates").Body, `href="/api-tokens"`) {
 		t.Fatal("the menu shows API Tokens although hidden")
 	}
-	for _, r := range []struct{ method, path string }{
-		{http.MethodGet, "/api-tokens"},
-		{http.MethodGet, "/api-tokens/new"},
-		{http.MethodPost, "/api-tokens"},
-		{http.MethodGet, "/api/tokens"},
-		{http.MethodPost, "/api/tokens"},
-		{http.MethodDelete, "/api/tokens/1"},
-	} {
-		res := admin.JSONRequest(r.method, r.path, `{"name":"x"}`)
-		if res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "API tokens are turned off on this server") {
-			t.Errorf("%s %s while hidden = %d %.80s, want 404 saying tokens are off", r.method, r.path, res.StatusCode, res.Body)
-		}
-	}
+	wantRoutesRefused(t, admin, http.StatusNotFound, "API tokens are turned off on this server",
+		"GET /api-tokens", "GET /api-tokens/new", "POST /api-tokens", "GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/1")
 	// Tokens made before still authenticate: hiding the UI does not cut
 	// off leaf nodes already set up.
 	if res := whoamiWith(srv, token); res.StatusCode != http.StatusOK {

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-
-	"github.com/knot-dev/knot/knottest"
-	"github.com/knot-dev/knot/models"
 )
 
 // BenchmarkTokenPage renders the API Tokens page of a user with 1,000
@@ -15,9 +12,7 @@ import (
 //
 //	go test ./handlers -run '^$' -bench TokenPage -benchmem
 func BenchmarkTokenPage(b *testing.B) {
-	srv := knottest.Start(b, knottest.Config(b))
-	srv.SetupAdmin()
-	uid := srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
+	srv, uid := startWithDev(b)
 	seedTokens(b, srv, uid, 1000, func(i int) string { return fmt.Sprintf("bench token %04d", i) })
 	dev := srv.Login("dev@example.com", devPassword)
 	var size int

@@ -84,9 +84,7 @@ func pagerLink(body, rel string) string {
 // named by name, one second apart (the last is the newest).
 func startWithTokens(t *testing.T, n int, name func(i int) string) (*knottest.Instance, *knottest.Client, []seededToken) {
 	t.Helper()
-	srv := knottest.Start(t, knottest.Config(t))
-	srv.SetupAdmin()
-	uid := srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
+	srv, uid := startWithDev(t)
 	seeded := seedTokens(t, srv, uid, n, name)
 	return srv, srv.Login("dev@example.com", devPassword), seeded
 }
@@ -132,7 +130,14 @@ func TestTokenListShowsFiftyNewestTokensAPage(t *testing.T) {
 		}
 	}
 
-	// A page number that is not one shows the first page; past the end, the last.
+	wantOddPageNumbersShowAPage(t, dev, seeded)
+	wantPageLinksSwapOnlyTheList(t, dev, first, second)
+}
+
+// wantOddPageNumbersShowAPage checks that, of 60 tokens, a page number that
+// is not one shows the first page; past the end, the last.
+func wantOddPageNumbersShowAPage(t *testing.T, dev *knottest.Client, seeded []seededToken) {
+	t.Helper()
 	for path, want := range map[string][]uint{
 		"/api-tokens?page=0":                    idsNewestFirst(seeded, 10, 60),
 		"/api-tokens?page=-3":                   idsNewestFirst(seeded, 10, 60),
@@ -144,8 +149,12 @@ func TestTokenListShowsFiftyNewestTokensAPage(t *testing.T) {
 			t.Errorf("GET %s = %d with rows %v, want %v", path, res.StatusCode, rowIDs(res.Body), want)
 		}
 	}
+}
 
-	// With htmx a page link swaps just the list, which pushes its address.
+// wantPageLinksSwapOnlyTheList checks that with htmx a page link swaps just
+// the list, which pushes its address; first and second are the two pages.
+func wantPageLinksSwapOnlyTheList(t *testing.T, dev *knottest.Client, first, second *knottest.Response) {
+	t.Helper()
 	frag := dev.Get("/api-tokens?page=2", hx)
 	if frag.StatusCode != http.StatusOK || !isFragment(frag) || !strings.HasPrefix(frag.Body, `<div id="token-list"`) {
 		t.Fatalf("htmx page 2 = %d, want the list fragment: %.200s", frag.StatusCode, frag.Body)
@@ -214,7 +223,13 @@ func TestTokenSearchFiltersByNameInAnyCaseAndKeepsTheSearchInPageLinks(t *testin
 		t.Errorf("the list refreshes from %q, want %q", got, next)
 	}
 
-	// A search with characters that mean something in a URL or in HTML.
+	wantSearchesForURLAndHTMLCharacters(t, dev, others)
+}
+
+// wantSearchesForURLAndHTMLCharacters searches with characters that mean
+// something in a URL or in HTML; others are the "deploy & co" tokens.
+func wantSearchesForURLAndHTMLCharacters(t *testing.T, dev *knottest.Client, others []seededToken) {
+	t.Helper()
 	amp := dev.Get("/api-tokens?q=" + url.QueryEscape("DEPLOY & co"))
 	if got, want := rowIDs(amp.Body), idsNewestFirst(others, 0, len(others)); !slices.Equal(got, want) {
 		t.Fatalf("search “DEPLOY & co” = %v, want %v", got, want)
@@ -236,8 +251,7 @@ func TestTokenSearchFiltersByNameInAnyCaseAndKeepsTheSearchInPageLinks(t *testin
 }
 
 func TestTokenSecretIsForItsOwnerOnlyAndNeverStored(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 	srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
 	dev := srv.Login("dev@example.com", devPassword)
 	id, token := admin.CreateAPIToken("Leaf Test")

@@ -43,10 +43,7 @@ func newTokenShown(body string) string {
 }
 
 func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
-	clock := knottest.NewClock()
-	srv := knottest.Start(t, daysLongSessions(t), knottest.WithClock(clock))
-	admin := srv.SetupAdmin()
-
+	srv, admin, clock := startAdminOnClock(t, daysLongSessions(t))
 	empty := admin.Get("/api-tokens")
 	if empty.StatusCode != http.StatusOK || !strings.Contains(empty.Body, "You have no API tokens yet.") || !strings.Contains(empty.Body, ">New Token</a>") {
 		t.Fatalf("empty page = %d, lacks the empty state or New Token", empty.StatusCode)
@@ -72,6 +69,28 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 	if strings.Index(page.Body, idleRow) > strings.Index(page.Body, usedRow) {
 		t.Error("the newer token is not listed first")
 	}
+	wantTokenRowsSayWhatTheySay(t, used, usedRow, idleRow)
+	// The page carries no full token: Copy fetches the one asked for, and
+	// without JavaScript the masked token links to a page showing it.
+	for _, tok := range []string{used, idle} {
+		if strings.Contains(page.Body, tok) {
+			t.Error("the page carries a full token")
+		}
+	}
+	wantTokenRowActions(t, page.Body, map[uint]string{usedID: usedRow, idleID: idleRow}, usedID)
+	wantTokenPageKeptPrivate(t, page)
+
+	clock.Advance(12*24*time.Hour - time.Hour)
+	if row := rowOf(admin.Get("/api-tokens").Body, usedID); !strings.Contains(row, ">less than a day</time>") {
+		t.Errorf("an hour before expiry the row says %s", regexp.MustCompile(`>[^<]*</time></td><td><form`).FindString(row))
+	}
+}
+
+// wantTokenRowsSayWhatTheySay checks the cells of two rows, five days after
+// the used token (used) was made and two after the idle one: names, masked
+// tokens, relative times with the exact time on hover.
+func wantTokenRowsSayWhatTheySay(t *testing.T, used, usedRow, idleRow string) {
+	t.Helper()
 	checks := []struct {
 		row, want, what string
 	}{
@@ -88,14 +107,13 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 			t.Errorf("row lacks %s %q:\n%s", c.what, c.want, c.row)
 		}
 	}
-	// The page carries no full token: Copy fetches the one asked for, and
-	// without JavaScript the masked token links to a page showing it.
-	for _, tok := range []string{used, idle} {
-		if strings.Contains(page.Body, tok) {
-			t.Error("the page carries a full token")
-		}
-	}
-	for id, row := range map[uint]string{usedID: usedRow, idleID: idleRow} {
+}
+
+// wantTokenRowActions checks each row's Copy and link, and the Delete of
+// the row of usedID ("Leaf Test").
+func wantTokenRowActions(t *testing.T, page string, rows map[uint]string, usedID uint) {
+	t.Helper()
+	for id, row := range rows {
 		if got, want := attr(row, "data-copy-url"), fmt.Sprintf("/api-tokens/%d/secret", id); got != want {
 			t.Errorf("Copy's data-copy-url = %q, want %q", got, want)
 		}
@@ -103,11 +121,12 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 			t.Errorf("the masked token does not link to its page:\n%s", row)
 		}
 	}
+	usedRow := rows[usedID]
 	if !strings.Contains(usedRow, `aria-label="Copy token Leaf Test">Copy</button>`) {
 		t.Errorf("the row has no Copy button naming the token:\n%s", usedRow)
 	}
 	// The page has the place where "Copied" is announced.
-	if !strings.Contains(page.Body, "data-copy-status") {
+	if !strings.Contains(page, "data-copy-status") {
 		t.Error("the page has no [data-copy-status] for the copy confirmation")
 	}
 	// Delete: htmx asks, names the token, and swaps the row out.
@@ -122,29 +141,28 @@ func TestTokensPageListsTokensWithEverythingTheSpecAsks(t *testing.T) {
 			t.Errorf("delete %s = %q, want %q", name, got, want)
 		}
 	}
-	// A page holding tokens stays out of caches and htmx's history.
+}
+
+// wantTokenPageKeptPrivate checks that a page holding tokens stays out of
+// caches and htmx's history, and runs under the strict CSP.
+func wantTokenPageKeptPrivate(t *testing.T, page *knottest.Response) {
+	t.Helper()
 	if cc := page.Header.Values("Cache-Control"); !slices.Contains(cc, "no-store") {
 		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
 	if !strings.Contains(page.Body, `hx-history="false"`) {
 		t.Error(`the page lacks hx-history="false"`)
 	}
-	// Strict CSP: no inline script or handler anywhere on the page.
+	// No inline script or handler anywhere on the page.
 	for _, bad := range []string{"<script>", "onclick=", "hx-on", "javascript:"} {
 		if strings.Contains(page.Body, bad) {
 			t.Errorf("page contains %q, which the CSP forbids", bad)
 		}
 	}
-
-	clock.Advance(12*24*time.Hour - time.Hour)
-	if row := rowOf(admin.Get("/api-tokens").Body, usedID); !strings.Contains(row, ">less than a day</time>") {
-		t.Errorf("an hour before expiry the row says %s", regexp.MustCompile(`>[^<]*</time></td><td><form`).FindString(row))
-	}
 }
 
 func TestNewTokenFormOpensAsFragmentOrPage(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	_, admin := startAdmin(t)
 
 	frag := admin.Get("/api-tokens/new", hx)
 	if frag.StatusCode != http.StatusOK || strings.Contains(frag.Body, "<html") {
@@ -163,8 +181,7 @@ func TestNewTokenFormOpensAsFragmentOrPage(t *testing.T) {
 }
 
 func TestCreateTokenWithHTMX(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 	admin.CreateAPIToken("older")
 
 	res := admin.PostForm("/api-tokens", url.Values{"name": {"Leaf Test"}}, hx)
@@ -208,8 +225,7 @@ func TestCreateTokenWithHTMX(t *testing.T) {
 }
 
 func TestCreateTokenWithoutJavaScript(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 
 	res := admin.PostForm("/api-tokens", url.Values{"name": {"No Script"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/api-tokens" {
@@ -240,8 +256,7 @@ func TestCreateTokenWithoutJavaScript(t *testing.T) {
 }
 
 func TestTokenNameValidationKeepsWhatWasTyped(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	_, admin := startAdmin(t)
 	long := strings.Repeat("x", 256)
 	cases := []struct {
 		name, typed, msg string
@@ -255,32 +270,7 @@ func TestTokenNameValidationKeepsWhatWasTyped(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, mode := range []string{"htmx", "plain"} {
-				var res *knottest.Response
-				if mode == "htmx" {
-					res = admin.PostForm("/api-tokens", url.Values{"name": {tc.typed}}, hx)
-					if res.StatusCode != http.StatusOK || res.Header.Get("HX-Retarget") != "#token-form" || res.Header.Get("HX-Reswap") != "outerHTML" || strings.Contains(res.Body, "<html") {
-						t.Fatalf("htmx: %d retarget %q, want 200 with the form retargeted", res.StatusCode, res.Header.Get("HX-Retarget"))
-					}
-				} else {
-					res = admin.PostForm("/api-tokens", url.Values{"name": {tc.typed}})
-					if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.Body, "<html") {
-						t.Fatalf("plain: %d, want 422 with the page", res.StatusCode)
-					}
-				}
-				form := regexp.MustCompile(`(?s)<form id="token-form".*?</form>`).FindString(res.Body)
-				// The message sits beside the field, inside the form.
-				if !strings.Contains(form, `<p class="field-error" id="token-name-error" role="alert">`+html.EscapeString(tc.msg)) {
-					t.Errorf("%s: the form lacks the message %q beside the field", mode, tc.msg)
-				}
-				if !strings.Contains(form, `aria-invalid="true" aria-describedby="token-name-error"`) {
-					t.Errorf("%s: the field is not marked invalid", mode)
-				}
-				if got := attr(form, "value"); got != tc.typed {
-					t.Errorf("%s: value = %.30q, want what was typed %.30q", mode, got, tc.typed)
-				}
-				if strings.Contains(res.Body, "<script>alert") {
-					t.Errorf("%s: the typed HTML came back unescaped", mode)
-				}
+				wantTokenNameRefused(t, admin, mode, tc.typed, tc.msg)
 			}
 		})
 	}
@@ -312,9 +302,41 @@ func TestTokenNameValidationKeepsWhatWasTyped(t *testing.T) {
 	}
 }
 
+// wantTokenNameRefused creates a token named typed, through htmx or a
+// plain form (mode), and wants the form back with msg beside the field
+// and what was typed kept, escaped.
+func wantTokenNameRefused(t *testing.T, admin *knottest.Client, mode, typed, msg string) {
+	t.Helper()
+	var res *knottest.Response
+	if mode == "htmx" {
+		res = admin.PostForm("/api-tokens", url.Values{"name": {typed}}, hx)
+		if res.StatusCode != http.StatusOK || res.Header.Get("HX-Retarget") != "#token-form" || res.Header.Get("HX-Reswap") != "outerHTML" || strings.Contains(res.Body, "<html") {
+			t.Fatalf("htmx: %d retarget %q, want 200 with the form retargeted", res.StatusCode, res.Header.Get("HX-Retarget"))
+		}
+	} else {
+		res = admin.PostForm("/api-tokens", url.Values{"name": {typed}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.Body, "<html") {
+			t.Fatalf("plain: %d, want 422 with the page", res.StatusCode)
+		}
+	}
+	form := regexp.MustCompile(`(?s)<form id="token-form".*?</form>`).FindString(res.Body)
+	// The message sits beside the field, inside the form.
+	if !strings.Contains(form, `<p class="field-error" id="token-name-error" role="alert">`+html.EscapeString(msg)) {
+		t.Errorf("%s: the form lacks the message %q beside the field", mode, msg)
+	}
+	if !strings.Contains(form, `aria-invalid="true" aria-describedby="token-name-error"`) {
+		t.Errorf("%s: the field is not marked invalid", mode)
+	}
+	if got := attr(form, "value"); got != typed {
+		t.Errorf("%s: value = %.30q, want what was typed %.30q", mode, got, typed)
+	}
+	if strings.Contains(res.Body, "<script>alert") {
+		t.Errorf("%s: the typed HTML came back unescaped", mode)
+	}
+}
+
 func TestDeleteTokenWithHTMX(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 	id, token := admin.CreateAPIToken("Leaf Test")
 	keepID, keep := admin.CreateAPIToken("keep")
 
@@ -338,8 +360,7 @@ func TestDeleteTokenWithHTMX(t *testing.T) {
 }
 
 func TestDeleteTokenWithoutJavaScript(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	srv, admin := startAdmin(t)
 	id, token := admin.CreateAPIToken("Leaf Test")
 
 	confirm := admin.Get(fmt.Sprintf("/api-tokens/%d/delete", id))
@@ -368,10 +389,7 @@ func TestDeleteTokenWithoutJavaScript(t *testing.T) {
 // TestDatabaseHoldsNoPlaintextToken creates tokens every way there is, uses
 // them, then searches the raw database files (and the log) for them.
 func TestDatabaseHoldsNoPlaintextToken(t *testing.T) {
-	clock := knottest.NewClock()
-	cfg := knottest.Config(t)
-	srv := knottest.Start(t, cfg, knottest.WithClock(clock))
-	admin := srv.SetupAdmin()
+	srv, admin, clock := startAdminOnClock(t, knottest.Config(t))
 
 	var tokens []string
 	_, viaAPI := admin.CreateAPIToken("api")
@@ -415,8 +433,7 @@ func base64URL(s string) ([]byte, error) { return base64.URLEncoding.DecodeStrin
 // A long token name is cut to one line in the list, whole in its title and
 // on focus (the cell's span takes the keyboard), so rows stay one line.
 func TestALongTokenNameStaysOneLineWithTheWholeNameOnHover(t *testing.T) {
-	srv := knottest.Start(t, knottest.Config(t))
-	admin := srv.SetupAdmin()
+	_, admin := startAdmin(t)
 	long := strings.Repeat("a very long token name ", 10)
 	admin.CreateAPIToken(long)
 	page := admin.Get("/api-tokens")
