@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,9 @@ var gormConfig = gorm.Config{
 	// without bound.
 	PrepareStmt:        true,
 	PrepareStmtMaxSize: 512,
+	// A taken unique key comes back as gorm.ErrDuplicatedKey on both
+	// databases, so no caller reads a driver's error text or code.
+	TranslateError: true,
 }
 
 func connect(ctx context.Context, src Source) (*gorm.DB, error) {
@@ -192,4 +196,76 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// firstOf is the one row a load by id found, or ErrNotFound.
+func firstOf[T any](rows []T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	return &rows[0], nil
+}
+
+// updateByID writes updates to row id of T's table and reads the row back,
+// in one transaction. updates is a map, not a struct, so that false and ""
+// are written too.
+func updateByID[T any](ctx context.Context, db *gorm.DB, id uint, updates map[string]any) (*T, error) {
+	row := new(T)
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(new(T)).Where("id = ?", id).Updates(updates)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.First(row, id).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// deleteByID removes row id of T's table; what names it in an error.
+func deleteByID[T any](ctx context.Context, db *gorm.DB, id uint, what string) error {
+	res := db.WithContext(ctx).Delete(new(T), id)
+	if res.Error != nil {
+		return fmt.Errorf("delete %s %d: %w", what, id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// whereIn narrows q to the rows whose column is one of ids; nil ids keeps
+// every row.
+func whereIn(q *gorm.DB, column string, ids []uint) *gorm.DB {
+	if ids == nil {
+		return q
+	}
+	return q.Where(column+" IN ?", ids)
+}
+
+// replaceLinks makes values, each once, the only rows of a link table
+// (user_roles, role_permissions) that belong to owner. The table and
+// column names are this package's constants, never input.
+func replaceLinks[V comparable](tx *gorm.DB, table, ownerColumn string, owner uint, valueColumn string, values []V) error {
+	if err := tx.Exec(`DELETE FROM `+table+` WHERE `+ownerColumn+` = ?`, owner).Error; err != nil {
+		return err
+	}
+	insert := `INSERT INTO ` + table + ` (` + ownerColumn + `, ` + valueColumn + `) VALUES (?, ?)`
+	for i, v := range values {
+		if slices.Contains(values[:i], v) {
+			continue
+		}
+		if err := tx.Exec(insert, owner, v).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }

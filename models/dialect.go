@@ -28,30 +28,6 @@ func dialectOf(db *gorm.DB) string {
 // IsPostgres reports whether db is a PostgreSQL database (a cluster's).
 func IsPostgres(db *gorm.DB) bool { return dialectOf(db) == migrations.Postgres }
 
-// isUniqueViolation reports whether err is a unique-index failure. The
-// messages keep the column or index name ("users.username" on SQLite,
-// "users_username_key" on PostgreSQL), which callers use to name the field.
-func isUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "23505"
-	}
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-// uniqueViolationOn reports whether a unique-index failure names column
-// (on either database).
-func uniqueViolationOn(err error, table, column string) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return strings.Contains(pgErr.ConstraintName, table+"_"+column)
-	}
-	return strings.Contains(err.Error(), table+"."+column)
-}
-
 // ErrUnavailable is what IsUnavailable errors are: the database could not be
 // reached or went away mid-query. Callers answer 503 and try again later;
 // nothing was changed by a statement that failed this way.

@@ -1,5 +1,12 @@
 package models
 
+import (
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
 // ConflictError refuses a well-formed request that clashes with what is
 // stored: a name already taken, the last active Admin, a role still in use.
 // Field names the form field the message belongs beside ("" for the form
@@ -21,3 +28,33 @@ type ForbiddenError struct {
 }
 
 func (e *ForbiddenError) Error() string { return e.Message }
+
+// isRefusal reports whether err is one of the errors a handler shows to
+// the user as it is (a validation, conflict or permission message).
+func isRefusal(err error) bool {
+	var fe FieldErrors
+	var conflict *ConflictError
+	var forbidden *ForbiddenError
+	return errors.As(err, &fe) || errors.As(err, &conflict) || errors.As(err, &forbidden)
+}
+
+// writeError is what a write's caller gets for err: a taken unique key
+// becomes taken (nil keeps it an internal error), ErrNotFound and refusals
+// pass as they are, and anything else is wrapped with what was being done.
+func writeError(err error, taken *ConflictError, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case taken != nil && errors.Is(err, gorm.ErrDuplicatedKey):
+		return taken
+	case errors.Is(err, ErrNotFound), isRefusal(err):
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// nameTaken is the conflict for a name another role, template or variable
+// already has; next says what to do instead.
+func nameTaken(kind, name, next string) *ConflictError {
+	return &ConflictError{Field: "name", Message: fmt.Sprintf("A %s named “%s” already exists; %s.", kind, name, next)}
+}

@@ -71,72 +71,65 @@ func ListRoles(ctx context.Context, db *gorm.DB) ([]RoleSummary, error) {
 
 // RoleSummaryByID returns one role.
 func RoleSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*RoleSummary, error) {
-	roles, err := loadRoleSummaries(db.WithContext(ctx), []uint{id})
-	if err != nil {
-		return nil, err
-	}
-	if len(roles) == 0 {
-		return nil, ErrNotFound
-	}
-	return &roles[0], nil
+	return firstOf(loadRoleSummaries(db.WithContext(ctx), []uint{id}))
 }
 
 // loadRoleSummaries loads the roles with ids (all roles when ids is nil)
 // with their permissions and users, in three queries whatever their number.
 func loadRoleSummaries(tx *gorm.DB, ids []uint) ([]RoleSummary, error) {
-	q := tx.Model(&Role{}).Order("builtin DESC, lower(name), id")
-	if ids != nil {
-		q = q.Where("id IN ?", ids)
-	}
 	var roles []Role
-	if err := q.Find(&roles).Error; err != nil {
+	if err := whereIn(tx.Order("builtin DESC, lower(name), id"), "id", ids).Find(&roles).Error; err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}
-	if len(roles) == 0 {
-		return []RoleSummary{}, nil
-	}
-	roleIDs := make([]uint, len(roles))
-	for i, r := range roles {
-		roleIDs[i] = r.ID
-	}
-	var perms []struct {
-		RoleID     uint
-		Permission string
-	}
-	if err := tx.Table("role_permissions").Where("role_id IN ?", roleIDs).Find(&perms).Error; err != nil {
+	var perms []rolePermission
+	if err := whereIn(tx.Table("role_permissions"), "role_id", ids).Find(&perms).Error; err != nil {
 		return nil, fmt.Errorf("list role permissions: %w", err)
 	}
-	var holders []struct {
-		RoleID   uint
-		Username string
-	}
-	if err := tx.Table("user_roles ur").Select("ur.role_id, u.username").
-		Joins("JOIN users u ON u.id = ur.user_id").Where("ur.role_id IN ?", roleIDs).
+	var holders []roleHolder
+	if err := whereIn(tx.Table("user_roles ur").Select("ur.role_id, u.username").Joins("JOIN users u ON u.id = ur.user_id"), "ur.role_id", ids).
 		Order("lower(u.username)").Find(&holders).Error; err != nil {
 		return nil, fmt.Errorf("list role holders: %w", err)
 	}
 	out := make([]RoleSummary, len(roles))
 	for i, r := range roles {
-		s := RoleSummary{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: []string{}, Users: []string{}}
-		var granted []string
-		for _, p := range perms {
-			if p.RoleID == r.ID {
-				granted = append(granted, p.Permission)
-			}
-		}
-		for _, p := range AllPermissions {
-			if r.ID == AdminRoleID || slices.Contains(granted, p) {
-				s.Permissions = append(s.Permissions, p)
-			}
-		}
-		for _, h := range holders {
-			if h.RoleID == r.ID {
-				s.Users = append(s.Users, h.Username)
-			}
-		}
-		out[i] = s
+		out[i] = r.summary(perms, holders)
 	}
 	return out, nil
+}
+
+// rolePermission is a row of role_permissions.
+type rolePermission struct {
+	RoleID     uint
+	Permission string
+}
+
+// roleHolder is a user who holds a role.
+type roleHolder struct {
+	RoleID   uint
+	Username string
+}
+
+// summary is r with the permissions it grants and the users who hold it,
+// picked out of every role's.
+func (r Role) summary(perms []rolePermission, holders []roleHolder) RoleSummary {
+	s := RoleSummary{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: []string{}, Users: []string{}}
+	var granted []string
+	for _, p := range perms {
+		if p.RoleID == r.ID {
+			granted = append(granted, p.Permission)
+		}
+	}
+	for _, p := range AllPermissions {
+		if r.ID == AdminRoleID || slices.Contains(granted, p) {
+			s.Permissions = append(s.Permissions, p)
+		}
+	}
+	for _, h := range holders {
+		if h.RoleID == r.ID {
+			s.Users = append(s.Users, h.Username)
+		}
+	}
+	return s
 }
 
 // RoleInput is what it takes to create a role.
@@ -145,16 +138,17 @@ type RoleInput struct {
 	Permissions []string
 }
 
-// validateRoleName trims name and returns "" or a message.
-func validateRoleName(name *string) string {
+// validateName trims the name of a role or a template and returns "" or a
+// message.
+func validateName(name *string, maxLength int) string {
 	*name = strings.TrimSpace(*name)
 	switch {
 	case *name == "":
 		return "Enter a name."
 	case !utf8.ValidString(*name):
 		return "A name must be text (UTF-8)."
-	case utf8.RuneCountInString(*name) > MaxRoleNameLength:
-		return fmt.Sprintf("A name can be at most %d characters.", MaxRoleNameLength)
+	case utf8.RuneCountInString(*name) > maxLength:
+		return fmt.Sprintf("A name can be at most %d characters.", maxLength)
 	case strings.ContainsFunc(*name, unicode.IsControl):
 		return "A name cannot contain tabs, line breaks or control characters."
 	}
@@ -178,10 +172,18 @@ func NormalizePermissions(perms []string) ([]string, string) {
 	return out, ""
 }
 
-// missing lists the permissions in perms that the identity lacks. Nobody
-// may hand out a permission they do not hold themselves: without this
-// rule a user with only manage_roles or manage_users could make
+// mayGrant refuses the permissions in perms that the identity lacks.
+// Nobody may hand out a permission they do not hold themselves: without
+// this rule a user with only manage_roles or manage_users could make
 // themselves an Admin.
+func (i *Identity) mayGrant(perms []string) error {
+	if miss := i.missing(perms); len(miss) > 0 {
+		return &ForbiddenError{Field: "permissions", Message: "You can only grant permissions you hold yourself; you lack " + strings.Join(miss, ", ") + "."}
+	}
+	return nil
+}
+
+// missing lists the permissions in perms that the identity lacks.
 func (i *Identity) missing(perms []string) []string {
 	var out []string
 	for _, p := range perms {
@@ -192,25 +194,14 @@ func (i *Identity) missing(perms []string) []string {
 	return out
 }
 
-func duplicateRoleName(name string) error {
-	return &ConflictError{Field: "name", Message: fmt.Sprintf("A role named “%s” already exists; choose another name.", name)}
-}
-
 // CreateRole stores a new custom role on behalf of actor.
 func CreateRole(ctx context.Context, db *gorm.DB, actor *Identity, in RoleInput, now time.Time) (*RoleSummary, error) {
-	errs := FieldErrors{}
-	if msg := validateRoleName(&in.Name); msg != "" {
-		errs["name"] = msg
-	}
-	perms, msg := NormalizePermissions(in.Permissions)
-	if msg != "" {
-		errs["permissions"] = msg
-	}
+	perms, errs := RoleChanges{Name: &in.Name, Permissions: &in.Permissions}.validate()
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if miss := actor.missing(perms); len(miss) > 0 {
-		return nil, &ForbiddenError{Field: "permissions", Message: "You can only grant permissions you hold yourself; you lack " + strings.Join(miss, ", ") + "."}
+	if err := actor.mayGrant(perms); err != nil {
+		return nil, err
 	}
 	role := Role{Name: in.Name, CreatedAt: now, UpdatedAt: now}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -219,25 +210,14 @@ func CreateRole(ctx context.Context, db *gorm.DB, actor *Identity, in RoleInput,
 		}
 		return setRolePermissions(tx, role.ID, perms)
 	})
-	if isUniqueViolation(err) {
-		return nil, duplicateRoleName(in.Name)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("create role: %w", err)
+		return nil, writeError(err, nameTaken("role", in.Name, "choose another name"), "create role")
 	}
 	return RoleSummaryByID(ctx, db, role.ID)
 }
 
 func setRolePermissions(tx *gorm.DB, roleID uint, perms []string) error {
-	if err := tx.Exec(`DELETE FROM role_permissions WHERE role_id = ?`, roleID).Error; err != nil {
-		return err
-	}
-	for _, p := range perms {
-		if err := tx.Exec(`INSERT INTO role_permissions (role_id, permission) VALUES (?, ?)`, roleID, p).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return replaceLinks(tx, "role_permissions", "role_id", roleID, "permission", perms)
 }
 
 // RoleChanges are the fields of a role to change; nil leaves one as it is.
@@ -246,12 +226,12 @@ type RoleChanges struct {
 	Permissions *[]string
 }
 
-// UpdateRole changes role id on behalf of actor. Built-in roles keep their
-// names, and Admin keeps every permission.
-func UpdateRole(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch RoleChanges, now time.Time) (*RoleSummary, error) {
+// validate checks the fields given, trimming the name in place, and
+// returns the permissions normalised.
+func (ch RoleChanges) validate() ([]string, FieldErrors) {
 	errs := FieldErrors{}
 	if ch.Name != nil {
-		if msg := validateRoleName(ch.Name); msg != "" {
+		if msg := validateName(ch.Name, MaxRoleNameLength); msg != "" {
 			errs["name"] = msg
 		}
 	}
@@ -262,38 +242,27 @@ func UpdateRole(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch R
 			errs["permissions"] = msg
 		}
 	}
+	return perms, errs
+}
+
+// UpdateRole changes role id on behalf of actor. Built-in roles keep their
+// names, and Admin keeps every permission.
+func UpdateRole(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch RoleChanges, now time.Time) (*RoleSummary, error) {
+	perms, errs := ch.validate()
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := loadRoleSummaries(tx, []uint{id})
+		role, err := firstOf(loadRoleSummaries(tx, []uint{id}))
 		if err != nil {
 			return err
 		}
-		if len(cur) == 0 {
-			return ErrNotFound
+		if err := checkRoleChange(actor, role, ch, perms); err != nil {
+			return err
 		}
-		role := cur[0]
-		if ch.Name != nil && *ch.Name != role.Name && role.Builtin {
-			return FieldErrors{"name": fmt.Sprintf("Built-in roles cannot be renamed; “%s” keeps its name.", role.Name)}
-		}
-		if ch.Permissions != nil && role.ID == AdminRoleID && !slices.Equal(perms, AllPermissions) {
-			return FieldErrors{"permissions": "The Admin role always has every permission; its permissions cannot be changed."}
-		}
-		if ch.Permissions != nil {
-			var added []string
-			for _, p := range perms {
-				if !slices.Contains(role.Permissions, p) {
-					added = append(added, p)
-				}
-			}
-			if miss := actor.missing(added); len(miss) > 0 {
-				return &ForbiddenError{Field: "permissions", Message: "You can only grant permissions you hold yourself; you lack " + strings.Join(miss, ", ") + "."}
-			}
-			if role.ID != AdminRoleID {
-				if err := setRolePermissions(tx, id, perms); err != nil {
-					return err
-				}
+		if ch.Permissions != nil && id != AdminRoleID {
+			if err := setRolePermissions(tx, id, perms); err != nil {
+				return err
 			}
 		}
 		updates := map[string]any{"updated_at": now}
@@ -302,32 +271,46 @@ func UpdateRole(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch R
 		}
 		return tx.Model(&Role{}).Where("id = ?", id).Updates(updates).Error
 	})
-	var fe FieldErrors
-	var forbidden *ForbiddenError
-	switch {
-	case err == nil:
-	case isUniqueViolation(err):
-		return nil, duplicateRoleName(*ch.Name)
-	case errors.Is(err, ErrNotFound), errors.As(err, &fe), errors.As(err, &forbidden):
-		return nil, err
-	default:
-		return nil, fmt.Errorf("update role %d: %w", id, err)
+	if err != nil {
+		var taken *ConflictError
+		if ch.Name != nil {
+			taken = nameTaken("role", *ch.Name, "choose another name")
+		}
+		return nil, writeError(err, taken, fmt.Sprintf("update role %d", id))
 	}
 	return RoleSummaryByID(ctx, db, id)
+}
+
+// checkRoleChange refuses renaming a built-in role, changing Admin's
+// permissions, and adding a permission actor lacks (keeping one they lack
+// is not granting it).
+func checkRoleChange(actor *Identity, role *RoleSummary, ch RoleChanges, perms []string) error {
+	if ch.Name != nil && *ch.Name != role.Name && role.Builtin {
+		return FieldErrors{"name": fmt.Sprintf("Built-in roles cannot be renamed; “%s” keeps its name.", role.Name)}
+	}
+	if ch.Permissions == nil {
+		return nil
+	}
+	if role.ID == AdminRoleID && !slices.Equal(perms, AllPermissions) {
+		return FieldErrors{"permissions": "The Admin role always has every permission; its permissions cannot be changed."}
+	}
+	var added []string
+	for _, p := range perms {
+		if !slices.Contains(role.Permissions, p) {
+			added = append(added, p)
+		}
+	}
+	return actor.mayGrant(added)
 }
 
 // DeleteRole removes custom role id. Built-in roles and roles someone
 // holds are refused with a ConflictError that says why and who.
 func DeleteRole(ctx context.Context, db *gorm.DB, id uint) error {
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := loadRoleSummaries(tx, []uint{id})
+		role, err := firstOf(loadRoleSummaries(tx, []uint{id}))
 		if err != nil {
 			return err
 		}
-		if len(cur) == 0 {
-			return ErrNotFound
-		}
-		role := cur[0]
 		if role.Builtin {
 			return &ConflictError{Message: fmt.Sprintf("“%s” is a built-in role and cannot be deleted.", role.Name)}
 		}
@@ -337,13 +320,7 @@ func DeleteRole(ctx context.Context, db *gorm.DB, id uint) error {
 		}
 		return tx.Exec(`DELETE FROM roles WHERE id = ?`, id).Error
 	})
-	var conflict *ConflictError
-	switch {
-	case err == nil, errors.Is(err, ErrNotFound), errors.As(err, &conflict):
-		return err
-	default:
-		return fmt.Errorf("delete role %d: %w", id, err)
-	}
+	return writeError(err, nil, fmt.Sprintf("delete role %d", id))
 }
 
 // nameList joins names for a sentence: "a", "a and b", "a, b and c",

@@ -4,12 +4,10 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -190,18 +188,10 @@ type TemplateInput struct {
 // whitespace may matter to whatever reads the definition.
 func (in *TemplateInput) Validate() FieldErrors {
 	errs := FieldErrors{}
-	in.Name = strings.TrimSpace(in.Name)
-	in.Description = strings.TrimSpace(in.Description)
-	switch {
-	case in.Name == "":
-		errs["name"] = "Enter a name."
-	case !utf8.ValidString(in.Name):
-		errs["name"] = "A name must be text (UTF-8)."
-	case utf8.RuneCountInString(in.Name) > MaxTemplateNameLength:
-		errs["name"] = fmt.Sprintf("A name can be at most %d characters.", MaxTemplateNameLength)
-	case strings.ContainsFunc(in.Name, unicode.IsControl):
-		errs["name"] = "A name cannot contain tabs, line breaks or control characters."
+	if msg := validateName(&in.Name, MaxTemplateNameLength); msg != "" {
+		errs["name"] = msg
 	}
+	in.Description = strings.TrimSpace(in.Description)
 	switch {
 	case !utf8.ValidString(in.Description):
 		errs["description"] = "A description must be text (UTF-8)."
@@ -216,18 +206,8 @@ func (in *TemplateInput) Validate() FieldErrors {
 	case len(in.Body) > MaxTemplateBodyBytes:
 		errs["body"] = fmt.Sprintf("The definition can be at most %d KiB.", MaxTemplateBodyBytes>>10)
 	}
-	zones, msg := NormalizeZones(in.Zones)
-	if msg != "" {
-		errs["zones"] = msg
-	} else {
-		in.Zones = zones
-	}
+	errs.checkZones(&in.Zones)
 	return errs
-}
-
-// duplicateTemplateName is the error for a name already taken.
-func duplicateTemplateName(name string) error {
-	return &ConflictError{Field: "name", Message: fmt.Sprintf("A template named “%s” already exists; choose another name.", name)}
 }
 
 // CreateTemplate validates in and stores a new template. A taken name
@@ -239,10 +219,7 @@ func CreateTemplate(ctx context.Context, db *gorm.DB, in TemplateInput, now time
 	}
 	t := &Template{Name: in.Name, Description: in.Description, Zones: slices.Clone(in.Zones), Active: in.Active, Body: in.Body, CreatedAt: now, UpdatedAt: now}
 	if err := db.WithContext(ctx).Create(t).Error; err != nil {
-		if isUniqueViolation(err) {
-			return nil, duplicateTemplateName(in.Name)
-		}
-		return nil, fmt.Errorf("create template: %w", err)
+		return nil, writeError(err, nameTaken("template", in.Name, "choose another name"), "create template")
 	}
 	return t, nil
 }
@@ -252,40 +229,17 @@ func UpdateTemplate(ctx context.Context, db *gorm.DB, id uint, in TemplateInput,
 	if errs := in.Validate(); len(errs) > 0 {
 		return nil, errs
 	}
-	var t Template
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// A map, not the struct, so that false and "" are written too.
-		res := tx.Model(&Template{}).Where("id = ?", id).Updates(map[string]any{
-			"name": in.Name, "description": in.Description, "zones": Zones(slices.Clone(in.Zones)),
-			"active": in.Active, "body": in.Body, "updated_at": now,
-		})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return tx.First(&t, id).Error
+	t, err := updateByID[Template](ctx, db, id, map[string]any{
+		"name": in.Name, "description": in.Description, "zones": Zones(slices.Clone(in.Zones)),
+		"active": in.Active, "body": in.Body, "updated_at": now,
 	})
-	switch {
-	case isUniqueViolation(err):
-		return nil, duplicateTemplateName(in.Name)
-	case errors.Is(err, ErrNotFound):
-		return nil, ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("update template %d: %w", id, err)
+	if err != nil {
+		return nil, writeError(err, nameTaken("template", in.Name, "choose another name"), fmt.Sprintf("update template %d", id))
 	}
-	return &t, nil
+	return t, nil
 }
 
 // DeleteTemplate removes template id.
 func DeleteTemplate(ctx context.Context, db *gorm.DB, id uint) error {
-	res := db.WithContext(ctx).Delete(&Template{}, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete template %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return deleteByID[Template](ctx, db, id, "template")
 }

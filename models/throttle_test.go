@@ -58,3 +58,36 @@ func TestForgettingABucketMidAttemptIsNoError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestABucketRefillsOneAttemptEveryIntervalAndSaysHowLongToWait(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	l := models.Limit{Key: "ip:198.51.100.7", Burst: 2, Every: time.Minute}
+	take := func(at time.Time) (bool, time.Duration) {
+		t.Helper()
+		ok, wait, err := models.TakeAttempt(ctx, db, at, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, wait
+	}
+	for range 2 {
+		if ok, _ := take(t0); !ok {
+			t.Fatal("a full bucket refused")
+		}
+	}
+	if ok, wait := take(t0.Add(20 * time.Second)); ok || wait != 40*time.Second {
+		t.Fatalf("20 s after emptying: %v, wait %v; want refused for 40 s", ok, wait)
+	}
+	// A server whose clock is behind sees the bucket as it was stored,
+	// not emptier.
+	if ok, wait := take(t0.Add(-time.Hour)); ok || wait != 40*time.Second {
+		t.Fatalf("from a clock an hour behind: %v, wait %v; want refused for 40 s", ok, wait)
+	}
+	if n, err := models.SweepThrottle(ctx, db, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("sweeping a bucket last touched before the cutoff deleted %d (%v), want 1", n, err)
+	}
+	if ok, _ := take(t0); !ok {
+		t.Fatal("a swept bucket is not full again")
+	}
+}

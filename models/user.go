@@ -113,6 +113,18 @@ func (n *NewUser) Validate() FieldErrors {
 	return errs
 }
 
+// row validates n and returns the users row it makes, its password hashed.
+func (n *NewUser) row(active bool, now time.Time) (*User, error) {
+	if errs := n.Validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	hash, err := HashPassword(n.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &User{Username: n.Username, Email: n.Email, PasswordHash: hash, Active: active, CreatedAt: now, UpdatedAt: now}, nil
+}
+
 // maxEmailBytes is the longest address SMTP can carry (RFC 5321).
 const maxEmailBytes = 254
 
@@ -250,14 +262,10 @@ func SetupDone(ctx context.Context, db *gorm.DB) (bool, error) {
 // later or concurrent call fail with ErrSetupDone. The caller checks the
 // setup code (CheckSetupCode); the same transaction deletes it.
 func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time) (*User, error) {
-	if errs := n.Validate(); len(errs) > 0 {
-		return nil, errs
-	}
-	hash, err := HashPassword(n.Password)
+	u, err := n.row(true, now)
 	if err != nil {
 		return nil, err
 	}
-	u := &User{Username: n.Username, Email: n.Email, PasswordHash: hash, Active: true, CreatedAt: now, UpdatedAt: now}
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var users int64
 		if err := tx.Model(&User{}).Count(&users).Error; err != nil {
@@ -267,7 +275,7 @@ func CreateFirstAdmin(ctx context.Context, db *gorm.DB, n NewUser, now time.Time
 			return ErrSetupDone
 		}
 		if err := tx.Exec(`INSERT INTO system_setup (id, completed_at) VALUES (1, ?)`, now).Error; err != nil {
-			if isUniqueViolation(err) {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return ErrSetupDone
 			}
 			return err

@@ -62,51 +62,32 @@ func ListUsers(ctx context.Context, db *gorm.DB) ([]UserSummary, error) {
 
 // UserSummaryByID returns one user.
 func UserSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*UserSummary, error) {
-	users, err := loadUserSummaries(db.WithContext(ctx), []uint{id})
-	if err != nil {
-		return nil, err
-	}
-	if len(users) == 0 {
-		return nil, ErrNotFound
-	}
-	return &users[0], nil
+	return firstOf(loadUserSummaries(db.WithContext(ctx), []uint{id}))
 }
 
+// loadUserSummaries loads the users with ids (all users when ids is nil)
+// with their roles, in two queries whatever their number.
 func loadUserSummaries(tx *gorm.DB, ids []uint) ([]UserSummary, error) {
-	q := tx.Model(&User{}).Order("lower(username), id")
-	if ids != nil {
-		q = q.Where("id IN ?", ids)
-	}
 	var users []User
-	if err := q.Find(&users).Error; err != nil {
+	if err := whereIn(tx.Order("lower(username), id"), "id", ids).Find(&users).Error; err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
-	}
-	if len(users) == 0 {
-		return []UserSummary{}, nil
-	}
-	userIDs := make([]uint, len(users))
-	for i, u := range users {
-		userIDs[i] = u.ID
 	}
 	var held []struct {
 		UserID uint
-		RoleID uint
-		Name   string
+		RoleRef
 	}
-	if err := tx.Table("user_roles ur").Select("ur.user_id, ur.role_id, r.name").
-		Joins("JOIN roles r ON r.id = ur.role_id").Where("ur.user_id IN ?", userIDs).
+	if err := whereIn(tx.Table("user_roles ur").Select("ur.user_id, ur.role_id AS id, r.name").Joins("JOIN roles r ON r.id = ur.role_id"), "ur.user_id", ids).
 		Order("lower(r.name)").Find(&held).Error; err != nil {
 		return nil, fmt.Errorf("list user roles: %w", err)
 	}
 	out := make([]UserSummary, len(users))
 	for i, u := range users {
-		s := UserSummary{ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active, Roles: []RoleRef{}, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
+		out[i] = UserSummary{ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active, Roles: []RoleRef{}, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
 		for _, h := range held {
 			if h.UserID == u.ID {
-				s.Roles = append(s.Roles, RoleRef{ID: h.RoleID, Name: h.Name})
+				out[i].Roles = append(out[i].Roles, h.RoleRef)
 			}
 		}
-		out[i] = s
 	}
 	return out, nil
 }
@@ -138,62 +119,53 @@ func checkRoles(tx *gorm.DB, actor *Identity, ids, added []uint) error {
 	return nil
 }
 
-// uniqueUserError turns a unique-index failure into the message for the
-// field that clashed.
-func uniqueUserError(err error, username, email string) error {
-	if uniqueViolationOn(err, "users", "username") {
+func emailTaken(email string) *ConflictError {
+	return &ConflictError{Field: "email", Message: fmt.Sprintf("Another user already has the email address %s.", email)}
+}
+
+// takenUserKey says which of username and email another user already has.
+// GORM's translated duplicate-key error does not name the constraint (on
+// SQLite it is the bare gorm.ErrDuplicatedKey, the driver's message gone),
+// so the table is asked instead; the username column compares as its
+// unique index does on both databases (NOCASE, citext).
+func takenUserKey(ctx context.Context, db *gorm.DB, username, email string) error {
+	var n int64
+	if err := db.WithContext(ctx).Model(&User{}).Where("username = ?", username).Count(&n).Error; err != nil {
+		return fmt.Errorf("create user: find the taken name or email: %w", err)
+	}
+	if n > 0 {
 		return &ConflictError{Field: "username", Message: fmt.Sprintf("The username “%s” is taken; choose another.", username)}
 	}
-	return &ConflictError{Field: "email", Message: fmt.Sprintf("Another user already has the email address %s.", email)}
+	return emailTaken(email)
 }
 
 // CreateUser validates n and stores a new user on behalf of actor, with
 // n.RoleIDs as roles.
 func CreateUser(ctx context.Context, db *gorm.DB, actor *Identity, n NewUser, now time.Time) (*UserSummary, error) {
-	if errs := n.Validate(); len(errs) > 0 {
-		return nil, errs
-	}
-	hash, err := HashPassword(n.Password)
+	u, err := n.row(n.Active, now)
 	if err != nil {
 		return nil, err
 	}
-	u := User{Username: n.Username, Email: n.Email, PasswordHash: hash, Active: n.Active, CreatedAt: now, UpdatedAt: now}
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := checkRoles(tx, actor, n.RoleIDs, n.RoleIDs); err != nil {
 			return err
 		}
-		if err := tx.Create(&u).Error; err != nil {
+		if err := tx.Create(u).Error; err != nil {
 			return err
 		}
 		return setUserRoles(tx, u.ID, n.RoleIDs)
 	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, takenUserKey(ctx, db, n.Username, n.Email)
+	}
 	if err != nil {
-		if isUniqueViolation(err) {
-			return nil, uniqueUserError(err, n.Username, n.Email)
-		}
-		if isRefusal(err) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("create user: %w", err)
+		return nil, writeError(err, nil, "create user")
 	}
 	return UserSummaryByID(ctx, db, u.ID)
 }
 
 func setUserRoles(tx *gorm.DB, userID uint, roleIDs []uint) error {
-	if err := tx.Exec(`DELETE FROM user_roles WHERE user_id = ?`, userID).Error; err != nil {
-		return err
-	}
-	seen := []uint{}
-	for _, r := range roleIDs {
-		if slices.Contains(seen, r) {
-			continue
-		}
-		seen = append(seen, r)
-		if err := tx.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, userID, r).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return replaceLinks(tx, "user_roles", "user_id", userID, "role_id", roleIDs)
 }
 
 // UserChanges are the fields of a user to change; nil leaves one as it is.
@@ -209,23 +181,17 @@ func (ch UserChanges) Deactivates() bool {
 	return ch.Active != nil && !*ch.Active
 }
 
-// UpdateUser changes user id on behalf of actor.
-//
-// The rules are checked inside the write transaction (SQLite's write lock
-// is taken at BEGIN), so two administrators acting at once cannot both
-// pass a check that only one of them may pass:
-//   - actor may only change users whose permissions they hold themselves,
-//     and only give roles whose permissions they hold;
-//   - nobody deactivates their own account;
-//   - at least one active user keeps the Admin role.
-func UpdateUser(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch UserChanges, now time.Time) (*UserSummary, error) {
+// columns validates the changes (normalising the email in place) and
+// returns the users columns they write, the password hashed.
+func (ch UserChanges) columns(now time.Time) (map[string]any, error) {
 	errs := FieldErrors{}
+	updates := map[string]any{"updated_at": now}
 	if ch.Email != nil {
 		email, msg := NormalizeEmail(*ch.Email)
 		if msg != "" {
 			errs["email"] = msg
 		} else {
-			*ch.Email = email
+			*ch.Email, updates["email"] = email, email
 		}
 	}
 	if ch.Password != nil {
@@ -236,76 +202,85 @@ func UpdateUser(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch U
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	var hash string
+	if ch.Active != nil {
+		updates["active"] = *ch.Active
+	}
 	if ch.Password != nil {
-		var err error
-		if hash, err = HashPassword(*ch.Password); err != nil {
+		hash, err := HashPassword(*ch.Password)
+		if err != nil {
 			return nil, err
 		}
+		updates["password_hash"] = hash
 	}
-	var username string
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := loadUserSummaries(tx, []uint{id})
+	return updates, nil
+}
+
+// UpdateUser changes user id on behalf of actor.
+//
+// The rules are checked inside the write transaction (SQLite's write lock
+// is taken at BEGIN), so two administrators acting at once cannot both
+// pass a check that only one of them may pass:
+//   - actor may only change users whose permissions they hold themselves,
+//     and only give roles whose permissions they hold;
+//   - nobody deactivates their own account;
+//   - at least one active user keeps the Admin role.
+func UpdateUser(ctx context.Context, db *gorm.DB, actor *Identity, id uint, ch UserChanges, now time.Time) (*UserSummary, error) {
+	updates, err := ch.columns(now)
+	if err != nil {
+		return nil, err
+	}
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		target, err := firstOf(loadUserSummaries(tx, []uint{id}))
 		if err != nil {
 			return err
 		}
-		if len(cur) == 0 {
-			return ErrNotFound
-		}
-		target := cur[0]
-		username = target.Username
-		if err := checkMayChange(tx, actor, &target); err != nil {
+		if err := checkMayChange(tx, actor, target, ch); err != nil {
 			return err
-		}
-		if ch.Deactivates() && target.ID == actor.ID && target.Active {
-			return &ConflictError{Field: "active", Message: "You cannot deactivate your own account; ask another administrator to do it."}
-		}
-		updates := map[string]any{"updated_at": now}
-		if ch.Email != nil {
-			updates["email"] = *ch.Email
-		}
-		if ch.Active != nil {
-			updates["active"] = *ch.Active
-		}
-		if ch.Password != nil {
-			updates["password_hash"] = hash
 		}
 		if err := tx.Model(&User{}).Where("id = ?", id).Updates(updates).Error; err != nil {
 			return err
 		}
-		if ch.RoleIDs != nil {
-			var added []uint
-			for _, r := range *ch.RoleIDs {
-				if !target.HasRole(r) {
-					added = append(added, r)
-				}
-			}
-			if err := checkRoles(tx, actor, *ch.RoleIDs, added); err != nil {
-				return err
-			}
-			if err := setUserRoles(tx, id, *ch.RoleIDs); err != nil {
-				return err
-			}
+		if err := changeUserRoles(tx, actor, target, ch.RoleIDs); err != nil {
+			return err
 		}
-		return checkAdminRemains(tx, &target, ch)
+		return checkAdminRemains(tx, target, ch)
 	})
 	if err != nil {
-		if isUniqueViolation(err) && ch.Email != nil {
-			return nil, uniqueUserError(err, username, *ch.Email)
+		var taken *ConflictError
+		if ch.Email != nil {
+			// The email is the only unique column a change can touch.
+			taken = emailTaken(*ch.Email)
 		}
-		if errors.Is(err, ErrNotFound) || isRefusal(err) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("update user %d: %w", id, err)
+		return nil, writeError(err, taken, fmt.Sprintf("update user %d", id))
 	}
 	return UserSummaryByID(ctx, db, id)
 }
 
+// changeUserRoles gives target the roles ids, unless ids is nil.
+func changeUserRoles(tx *gorm.DB, actor *Identity, target *UserSummary, ids *[]uint) error {
+	if ids == nil {
+		return nil
+	}
+	var added []uint
+	for _, r := range *ids {
+		if !target.HasRole(r) {
+			added = append(added, r)
+		}
+	}
+	if err := checkRoles(tx, actor, *ids, added); err != nil {
+		return err
+	}
+	return setUserRoles(tx, target.ID, *ids)
+}
+
 // checkMayChange refuses when target holds a permission actor lacks: a
 // user manager who is not an Admin must not reset an Admin's password and
-// sign in as them.
-func checkMayChange(tx *gorm.DB, actor *Identity, target *UserSummary) error {
+// sign in as them. Nobody deactivates their own account either.
+func checkMayChange(tx *gorm.DB, actor *Identity, target *UserSummary, ch UserChanges) error {
 	if target.ID == actor.ID {
+		if ch.Deactivates() && target.Active {
+			return &ConflictError{Field: "active", Message: "You cannot deactivate your own account; ask another administrator to do it."}
+		}
 		return nil
 	}
 	roles, err := loadRoleSummaries(tx, target.RoleIDs())
@@ -344,13 +319,4 @@ func checkAdminRemains(tx *gorm.DB, target *UserSummary, ch UserChanges) error {
 		return &ConflictError{Field: "active", Message: fmt.Sprintf("%s is the last active Admin and cannot be deactivated; make another user an active Admin first.", target.Username)}
 	}
 	return &ConflictError{Field: "roles", Message: fmt.Sprintf("%s is the last active Admin and must keep the Admin role; make another user an active Admin first.", target.Username)}
-}
-
-// isRefusal reports whether err is one of the errors a handler shows to
-// the user as it is (a validation, conflict or permission message).
-func isRefusal(err error) bool {
-	var fe FieldErrors
-	var conflict *ConflictError
-	var forbidden *ForbiddenError
-	return errors.As(err, &fe) || errors.As(err, &conflict) || errors.As(err, &forbidden)
 }

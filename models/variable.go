@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -121,17 +120,8 @@ func (in *VariableInput) Validate() FieldErrors {
 	case len(in.Value) > MaxVariableValueBytes:
 		errs["value"] = fmt.Sprintf("A value can be at most %d KiB.", MaxVariableValueBytes>>10)
 	}
-	zones, msg := NormalizeZones(in.Zones)
-	if msg != "" {
-		errs["zones"] = msg
-	} else {
-		in.Zones = zones
-	}
+	errs.checkZones(&in.Zones)
 	return errs
-}
-
-func duplicateVariableName(name string) error {
-	return &ConflictError{Field: "name", Message: fmt.Sprintf("A variable named “%s” already exists; choose another name or edit that one.", name)}
 }
 
 // store writes in's value into r: in plain text, or sealed under v for
@@ -173,11 +163,8 @@ func CreateVariable(ctx context.Context, db *gorm.DB, v *vault.Vault, in Variabl
 		}
 		return tx.Model(&templateVar{}).Where("id = ?", r.ID).Update("value_sealed", r.ValueSealed).Error
 	})
-	if isUniqueViolation(err) {
-		return nil, duplicateVariableName(in.Name)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("create variable: %w", err)
+		return nil, writeError(err, nameTaken("variable", in.Name, "choose another name or edit that one"), "create variable")
 	}
 	out := r.public()
 	return &out, nil
@@ -192,27 +179,12 @@ func UpdateVariable(ctx context.Context, db *gorm.DB, v *vault.Vault, id uint, i
 	if err := r.store(v, in); err != nil {
 		return nil, fmt.Errorf("seal variable %d: %w", id, err)
 	}
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// A map, not the struct, so that false and "" are written too.
-		res := tx.Model(&templateVar{}).Where("id = ?", id).Updates(map[string]any{
-			"name": in.Name, "value": r.Value, "value_sealed": r.ValueSealed, "zones": Zones(slices.Clone(in.Zones)),
-			"protected": in.Protected, "restricted": in.Restricted, "updated_at": now,
-		})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return tx.First(&r, id).Error
+	row, err := updateByID[templateVar](ctx, db, id, map[string]any{
+		"name": in.Name, "value": r.Value, "value_sealed": r.ValueSealed, "zones": Zones(slices.Clone(in.Zones)),
+		"protected": in.Protected, "restricted": in.Restricted, "updated_at": now,
 	})
-	switch {
-	case isUniqueViolation(err):
-		return nil, duplicateVariableName(in.Name)
-	case errors.Is(err, ErrNotFound):
-		return nil, ErrNotFound
-	case err != nil:
-		return nil, fmt.Errorf("update variable %d: %w", id, err)
+	if err != nil {
+		return nil, writeError(err, nameTaken("variable", in.Name, "choose another name or edit that one"), fmt.Sprintf("update variable %d", id))
 	}
 	if in.Protected {
 		// The row's plain value, if it had one, is still in an old page.
@@ -220,20 +192,13 @@ func UpdateVariable(ctx context.Context, db *gorm.DB, v *vault.Vault, id uint, i
 		// held back happens at the next sealing or automatic checkpoint.
 		EraseOldVersions(ctx, db) //nolint:errcheck // best effort, see above
 	}
-	out := r.public()
+	out := row.public()
 	return &out, nil
 }
 
 // DeleteVariable removes variable id.
 func DeleteVariable(ctx context.Context, db *gorm.DB, id uint) error {
-	res := db.WithContext(ctx).Delete(&templateVar{}, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete variable %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return deleteByID[templateVar](ctx, db, id, "variable")
 }
 
 // VariableByID returns one local variable. With reveal, a protected value
@@ -243,15 +208,33 @@ func VariableByID(ctx context.Context, db *gorm.DB, v *vault.Vault, id uint, rev
 	if err := db.WithContext(ctx).First(&r, id).Error; err != nil {
 		return nil, notFound(err)
 	}
-	out := r.public()
-	if reveal && r.Protected {
-		plain, err := v.Open(r.ValueSealed, localVarContext(r.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open protected variable %d (was server.encrypt changed?): %w", id, err)
-		}
-		out.Value, out.Revealed = string(plain), true
+	out, err := r.revealed(v, reveal)
+	if err != nil {
+		return nil, err
 	}
 	return &out, nil
+}
+
+// revealed is r as callers see it, its protected value opened with v when
+// reveal is set.
+func (r *templateVar) revealed(v *vault.Vault, reveal bool) (Variable, error) {
+	out := r.public()
+	if reveal && r.Protected {
+		if err := out.open(v, r.ValueSealed, localVarContext(r.ID)); err != nil {
+			return out, fmt.Errorf("open protected variable %d (was server.encrypt changed?): %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// open sets the variable's value to sealed opened with v.
+func (out *Variable) open(v *vault.Vault, sealed string, context []byte) error {
+	plain, err := v.Open(sealed, context)
+	if err != nil {
+		return err
+	}
+	out.Value, out.Revealed = string(plain), true
+	return nil
 }
 
 // ClusterVariable is a leaf's cached copy of one of the origin's variables.
@@ -283,11 +266,9 @@ func ClusterVariableByID(ctx context.Context, db *gorm.DB, v *vault.Vault, origi
 	}
 	out := cv.public()
 	if reveal && cv.Protected {
-		plain, err := v.Open(cv.ValueSealed, clusterVarContext(cv.OriginID))
-		if err != nil {
+		if err := out.open(v, cv.ValueSealed, clusterVarContext(cv.OriginID)); err != nil {
 			return nil, fmt.Errorf("open protected cluster variable %d: %w", originID, err)
 		}
-		out.Value, out.Revealed = string(plain), true
 	}
 	return &out, nil
 }
@@ -321,13 +302,9 @@ func ListVariables(ctx context.Context, db *gorm.DB, v *vault.Vault, f VariableF
 		if !f.AllZones && !ZoneAllows(r.Zones, f.Zone) {
 			continue
 		}
-		pv := r.public()
-		if f.Reveal && r.Protected {
-			plain, err := v.Open(r.ValueSealed, localVarContext(r.ID))
-			if err != nil {
-				return nil, fmt.Errorf("open protected variable %d (was server.encrypt changed?): %w", r.ID, err)
-			}
-			pv.Value, pv.Revealed = string(plain), true
+		pv, err := r.revealed(v, f.Reveal)
+		if err != nil {
+			return nil, err
 		}
 		local[pv.Name] = len(out)
 		out = append(out, pv)

@@ -125,3 +125,14 @@ func normalizeZone(raw string) (string, string) {
 	}
 	return name, ""
 }
+
+// checkZones normalises *zones in place, or puts the message for them
+// beside the zones field.
+func (f FieldErrors) checkZones(zones *[]string) {
+	normal, msg := NormalizeZones(*zones)
+	if msg != "" {
+		f["zones"] = msg
+		return
+	}
+	*zones = normal
+}
