@@ -52,7 +52,7 @@ func TestRolesPageListsRolesWithPermissionsAndHolders(t *testing.T) {
 	createRole(t, cs.admin, `Ops <i>team</i>`, models.PermManageTemplates)
 	page := cs.admin.Get("/roles")
 	wantStatus(t, page, http.StatusOK)
-	wantBody(t, page, "<strong>Admin</strong> <span class=\"badge\">built-in</span>", "<strong>Developer</strong>",
+	wantBody(t, page, "<strong>Admin</strong></span> <span class=\"badge\">built-in</span>", "<strong>Developer</strong>",
 		`title="Create, edit and delete roles and choose what each may do.">manage_roles</span>`,
 		`title="Create API tokens, with which scripts, the CLI and leaf nodes act as the user.">use_api_tokens</span>`,
 		`<td data-label="Held by">admin</td>`, `<td data-label="Held by">dev</td>`, `<span class="muted">nobody</span>`,
