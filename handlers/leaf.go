@@ -199,3 +199,58 @@ func (h *Handlers) leafNodesPage(c *gin.Context) {
 	}
 	h.render(c, http.StatusOK, views.LeafNodesPage(rows, h.cfg.Server.Cluster.AllowLeafNodes, now))
 }
+
+// leafTemplateVars sends leaves the variables whose zones allow a leaf and
+// that are not restricted, with protected values in plain text: this
+// answer only travels over the leaf's verified TLS link, and the leaf seals
+// them under its own key. no-store keeps it out of every cache.
+// Protected values reach a leaf only when all of these hold: the token's
+// owner may read them here (manage_variables), this origin serves HTTPS,
+// the leaf verifies the origin's certificate (it asks with protected=false
+// when it does not), and the token belongs to a registered leaf — one that
+// said hello with it, as the leaf client always does first. So a script
+// holding a manager's token cannot pull every secret in one request.
+// Otherwise protected variables are left out of the answer. Each hand-over
+// is logged like a reveal: who, which leaf, which variables — never the
+// values.
+func (h *Handlers) leafTemplateVars(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := webctx.Identity(ctx)
+	sendProtected := id.Can(models.PermManageVariables) &&
+		(c.Request.TLS != nil || strings.HasPrefix(h.cfg.Server.URL, "https://")) &&
+		c.Query("protected") != "false"
+	var node *models.LeafNode
+	if sendProtected {
+		var err error
+		node, err = models.LeafNodeByToken(ctx, h.db, id.TokenID)
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			sendProtected = false
+		case err != nil:
+			h.serverError(c, "check that the leaf is registered", err)
+			return
+		}
+	}
+	list, err := models.ListVariables(ctx, h.db, h.vault, models.VariableFilter{Zone: config.LeafZone, Reveal: sendProtected})
+	if err != nil {
+		h.serverError(c, "list variables for a leaf", err)
+		return
+	}
+	out := make([]leaf.Variable, 0, len(list))
+	var protected []string
+	for _, v := range list {
+		if v.Restricted || v.Protected && !sendProtected {
+			continue
+		}
+		out = append(out, leaf.Variable{ID: v.ID, Name: v.Name, Value: v.Value, Zones: nonNil(v.Zones), Protected: v.Protected, UpdatedAt: v.UpdatedAt.UTC()})
+		if v.Protected {
+			protected = append(protected, v.Name)
+		}
+	}
+	noStore(c)
+	// A 304 hands nothing over; the leaf already holds those values.
+	if h.jsonWithETag(c, out) && len(protected) > 0 {
+		h.log.Info("protected variables sent to a leaf", "by", id.ID, "username", id.Username,
+			"token_id", id.TokenID, "leaf_url", node.LeafURL, "variables", protected)
+	}
+}

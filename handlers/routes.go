@@ -94,15 +94,15 @@ func (h *Handlers) engine() *gin.Engine {
 	// Template variables: every page and API route needs manage_variables.
 	// Cluster copies on a leaf are named with ?source=cluster.
 	variables := signedIn.Group("/variables", h.requirePerm(models.PermManageVariables))
-	variables.GET("", h.variablesPage)
+	variables.GET("", h.handle(h.variables))
 	variables.GET("/new", h.variableNewPage)
-	variables.POST("", h.variableCreate)
-	variables.GET("/:id/edit", h.variableEditPage)
-	variables.GET("/:id/reveal", h.variableReveal)
-	variables.POST("/:id", h.variableUpdate)
-	variables.POST("/:id/delete", h.variableDelete)
-	// A preview is for whoever can see the template (see preview).
-	signedIn.GET("/templates/:id/preview", h.templatePreviewPage)
+	variables.POST("", h.handle(h.variableCreate))
+	variables.GET("/:id/edit", h.handle(h.variableEditPage))
+	variables.GET("/:id/reveal", h.handle(h.variable))
+	variables.POST("/:id", h.handle(h.variableUpdate))
+	variables.POST("/:id/delete", h.handle(h.variableDelete))
+	// A preview is for whoever can see the template (see visibleTemplate).
+	signedIn.GET("/templates/:id/preview", h.handle(h.templatePreview))
 
 	users := signedIn.Group("/users", h.requirePerm(models.PermManageUsers))
 	users.GET("", h.handle(h.users))
@@ -145,14 +145,14 @@ func (h *Handlers) engine() *gin.Engine {
 	apiTemplates.POST("", h.handle(h.templateCreate))
 	apiTemplates.PUT("/:id", h.handle(h.templateUpdate))
 	apiTemplates.DELETE("/:id", h.handle(h.templateDelete))
-	authed.GET("/templates/:id/preview", h.apiTemplatePreview)
+	authed.GET("/templates/:id/preview", h.handle(h.templatePreview))
 
 	apiVars := authed.Group("/templatevars", h.requirePerm(models.PermManageVariables))
-	apiVars.GET("", h.apiVariables)
-	apiVars.POST("", h.apiVariableCreate)
-	apiVars.GET("/:id", h.apiVariable)
-	apiVars.PUT("/:id", h.apiVariableUpdate)
-	apiVars.DELETE("/:id", h.apiVariableDelete)
+	apiVars.GET("", h.handle(h.variables))
+	apiVars.POST("", h.handle(h.variableCreate))
+	apiVars.GET("/:id", h.handle(h.variable))
+	apiVars.PUT("/:id", h.handle(h.variableUpdate))
+	apiVars.DELETE("/:id", h.handle(h.variableDelete))
 
 	apiUsers := authed.Group("/users", h.requirePerm(models.PermManageUsers))
 	apiUsers.GET("", h.handle(h.users))

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -70,26 +69,36 @@ func (h *Handlers) templates(c *gin.Context) error {
 // manage_templates, a template that is inactive or hidden in this zone does
 // not exist.
 func (h *Handlers) template(c *gin.Context) error {
-	id, err := pathID(c)
+	t, err := h.visibleTemplate(c)
 	if err != nil {
 		return err
 	}
+	c.JSON(http.StatusOK, toTemplateJSON(t))
+	return nil
+}
+
+// visibleTemplate loads the template the path names, as the signed-in
+// user may see it; the preview shares the rule.
+func (h *Handlers) visibleTemplate(c *gin.Context) (*models.Template, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
 	var t *models.Template
-	if c.Query("source") == models.SourceCluster {
+	if wantsCluster(c) {
 		// A leaf's copy of an origin template: its id is the origin's.
 		t, err = models.ClusterTemplateByID(c.Request.Context(), h.db, id)
 	} else {
 		t, err = models.TemplateByID(c.Request.Context(), h.db, id)
 	}
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return failed("load the template", err)
+		return nil, failed("load the template", err)
 	}
 	manager := webctx.Identity(c.Request.Context()).Can(models.PermManageTemplates)
 	if err != nil || !manager && (!t.Active || !t.AvailableIn(h.cfg.ZoneName())) {
-		return notFoundError(fmt.Sprintf("There is no template %d in this zone.", id))
+		return nil, notFoundError(fmt.Sprintf("There is no template %d in this zone.", id))
 	}
-	c.JSON(http.StatusOK, toTemplateJSON(t))
-	return nil
+	return t, nil
 }
 
 func (h *Handlers) templateNewPage(c *gin.Context) {
@@ -123,10 +132,7 @@ type templateInput struct {
 	Active      *bool     `json:"active"`
 	Body        *string   `json:"body"`
 
-	ID        json.RawMessage `json:"id"`
-	Source    json.RawMessage `json:"source"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	UpdatedAt json.RawMessage `json:"updated_at"`
+	readOnlyFields
 
 	// zonesText is the form's zones box as typed, to show it again, and
 	// zonesProblem why it did not parse.
@@ -244,10 +250,7 @@ func (h *Handlers) templateDelete(c *gin.Context) error {
 // clusterTemplateRefused refuses a write to a cluster template
 // (?source=cluster): on a leaf those are the origin's, read-only here.
 func clusterTemplateRefused(c *gin.Context) error {
-	if c.Query("source") != models.SourceCluster {
-		return nil
-	}
-	return forbidden("Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
+	return clusterRefused(c, "Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
 }
 
 // maxTemplateBytes bounds a template's body: the largest allowed definition

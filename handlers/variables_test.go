@@ -33,7 +33,7 @@ func createVariable(t *testing.T, c *knottest.Client, body map[string]any) tvar 
 	return out
 }
 
-func TestVariableAPI(t *testing.T) {
+func TestVariableAPICreatesAndRefusesBadBodies(t *testing.T) {
 	cs := startCast(t)
 	v := createVariable(t, cs.admin, map[string]any{"name": " DB_HOST ", "value": "db.internal\n", "zones": []string{" test-zone ", "test-zone"}})
 	if v.ID == 0 || v.Name != "DB_HOST" || v.Value == nil || *v.Value != "db.internal\n" || !slices.Equal(v.Zones, []string{"test-zone"}) || v.Source != "local" {
@@ -58,6 +58,11 @@ func TestVariableAPI(t *testing.T) {
 		wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", tc.body), tc.code, tc.msg)
 	}
 	wantAPIError(t, cs.admin.JSONRequest(http.MethodPost, "/api/templatevars", map[string]any{"name": "DB_HOST"}), http.StatusConflict, "already exists")
+}
+
+func TestVariableAPIKeepsAbsentFieldsAndShowsProtectedValuesOnlyOnRequest(t *testing.T) {
+	cs := startCast(t)
+	v := createVariable(t, cs.admin, map[string]any{"name": "DB_HOST", "value": "db.internal\n", "zones": []string{"test-zone"}})
 
 	// PUT keeps absent fields; a protected value survives a PUT without "value".
 	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"value": "s3cr3t-db-pass", "protected": true})
@@ -85,7 +90,14 @@ func TestVariableAPI(t *testing.T) {
 	wantNoBody(t, res, "s3cr3t-db-pass")
 	wantBody(t, res, `"value":null`, `"protected":true`)
 
-	// Only manage_variables may use any of it.
+	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusOK)
+	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusNotFound)
+	wantStatus(t, cs.admin.Get(path("/api/templatevars/%d", v.ID)), http.StatusNotFound)
+}
+
+func TestOnlyVariableManagersMayUseVariables(t *testing.T) {
+	cs := startCast(t)
+	v := createVariable(t, cs.admin, map[string]any{"name": "DB_HOST", "value": "s3cr3t-db-pass", "protected": true})
 	for _, c := range []*knottest.Client{cs.dev, cs.nobody} {
 		for _, r := range []struct{ method, path string }{
 			{http.MethodGet, "/api/templatevars"},
@@ -107,10 +119,6 @@ func TestVariableAPI(t *testing.T) {
 	if page := cs.admin.Get("/templates"); !strings.Contains(page.Body, `href="/variables"`) {
 		t.Error("the admin's menu lacks Variables")
 	}
-
-	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusOK)
-	wantStatus(t, cs.admin.Do(http.MethodDelete, path("/api/templatevars/%d", v.ID), nil), http.StatusNotFound)
-	wantStatus(t, cs.admin.Get(path("/api/templatevars/%d", v.ID)), http.StatusNotFound)
 }
 
 // TestProtectedValuesNeverReachTheDatabaseInPlainText reads the SQLite file
@@ -150,7 +158,7 @@ func TestProtectedValuesNeverReachTheDatabaseInPlainText(t *testing.T) {
 	}
 }
 
-func TestVariablesPage(t *testing.T) {
+func TestVariableFormShowsEveryMessageAndNeverEchoesAProtectedValue(t *testing.T) {
 	cs := startCast(t)
 	page := cs.admin.Get("/variables")
 	wantStatus(t, page, http.StatusOK)
@@ -177,10 +185,16 @@ func TestVariablesPage(t *testing.T) {
 	res = cs.admin.PostForm("/variables", url.Values{"name": {"REGION"}, "value": {"hunter2-secret"}, "protected": {"true"}}, htmx)
 	wantBody(t, res, "already exists", "Type the protected value again")
 	wantNoBody(t, res, "hunter2-secret")
+}
+
+func TestVariablesPageRevealsEditsAndDeletes(t *testing.T) {
+	cs := startCast(t)
+	res := cs.admin.PostForm("/variables", url.Values{"name": {"REGION"}, "value": {"eu-west-1"}, "zones": {"test-zone"}}, htmx)
+	wantStatus(t, res, http.StatusOK)
 	res = cs.admin.PostForm("/variables", url.Values{"name": {"TOKEN"}, "value": {"hunter2-secret"}, "protected": {"true"}, "restricted": {"true"}})
 	wantStatus(t, res, http.StatusSeeOther)
 
-	page = cs.admin.Get("/variables")
+	page := cs.admin.Get("/variables")
 	wantBody(t, page, "Variable “TOKEN” created.", "REGION", "eu-west-1", "TOKEN", models.MaskedValue, "Reveal", "protected", "restricted", `hx-confirm="Delete the variable “REGION”?`)
 	wantNoBody(t, page, "hunter2-secret")
 
@@ -219,92 +233,6 @@ func TestVariablesPage(t *testing.T) {
 		t.Fatalf("htmx delete body = %q, want empty", res.Body)
 	}
 	wantNoBody(t, cs.admin.Get("/variables"), "eu-west-1")
-}
-
-func TestTemplatePreview(t *testing.T) {
-	cs := startCast(t)
-	createVariable(t, cs.admin, map[string]any{"name": "IMAGE", "value": "ubuntu:24.04"})
-	createVariable(t, cs.admin, map[string]any{"name": "PASSWORD", "value": "pr3view-secret", "protected": true})
-	createVariable(t, cs.admin, map[string]any{"name": "ELSEWHERE", "value": "other-zone-value", "zones": []string{"other-zone"}})
-	createVariable(t, cs.admin, map[string]any{"name": "LOCAL_ONLY", "value": "restricted-but-here", "restricted": true})
-	body := "image: ${{ .var.IMAGE }}\n" +
-		"password: ${{.var.PASSWORD}}\n" +
-		"other: ${{ .var.ELSEWHERE }}\n" +
-		"missing: ${{ .var.NOPE }}\n" +
-		"bad: ${{ .var.9x }}\n" +
-		"open: ${{ .var.IMAGE\n" +
-		"restricted: ${{ .var.LOCAL_ONLY }}\n" +
-		"case: ${{ .var.image }}\n"
-	tpl := createTemplate(t, cs.admin, map[string]any{"name": "Preview me", "body": body})
-
-	// Anyone who can see the template may preview it; protected values masked.
-	for _, c := range []*knottest.Client{cs.admin, cs.nobody} {
-		res := c.Get(path("/api/templates/%d/preview", tpl.ID))
-		wantStatus(t, res, http.StatusOK)
-		wantNoBody(t, res, "pr3view-secret", "other-zone-value")
-		var p struct {
-			Body     string `json:"body"`
-			Problems []struct {
-				Line    int    `json:"line"`
-				Name    string `json:"name"`
-				Message string `json:"message"`
-			} `json:"problems"`
-		}
-		res.JSON(t, &p)
-		wantLines := []string{
-			"image: ubuntu:24.04",
-			"password: " + models.MaskedValue,
-			"other: ${{ .var.ELSEWHERE }}",
-			"missing: ${{ .var.NOPE }}",
-			"bad: ${{ .var.9x }}",
-			"open: ${{ .var.IMAGE",
-			"restricted: restricted-but-here",
-			"case: ${{ .var.image }}",
-		}
-		if got := strings.Split(strings.TrimSuffix(p.Body, "\n"), "\n"); !slices.Equal(got, wantLines) {
-			t.Fatalf("preview body =\n%s\nwant\n%s", p.Body, strings.Join(wantLines, "\n"))
-		}
-		type prob struct {
-			line int
-			name string
-			msg  string
-		}
-		want := []prob{
-			{3, "ELSEWHERE", `line 3: unknown variable "ELSEWHERE"`},
-			{4, "NOPE", `line 4: unknown variable "NOPE"`},
-			{5, "", `line 5: "9x" is not a valid variable name`},
-			{6, "", "line 6: a reference opened with ${{ is not closed with }} on the same line"},
-			{8, "image", `line 8: unknown variable "image"`},
-		}
-		if len(p.Problems) != len(want) {
-			t.Fatalf("problems = %+v, want %d", p.Problems, len(want))
-		}
-		for i, w := range want {
-			got := p.Problems[i]
-			if got.Line != w.line || got.Name != w.name || !strings.HasPrefix(got.Message, w.msg) {
-				t.Errorf("problem %d = %+v, want line %d name %q message %q", i, got, w.line, w.name, w.msg)
-			}
-		}
-	}
-
-	page := cs.nobody.Get(path("/templates/%d/preview", tpl.ID))
-	wantStatus(t, page, http.StatusOK)
-	wantBody(t, page, "Preview: Preview me", "image: ubuntu:24.04", models.MaskedValue, "5 references could not be filled in",
-		"line 4: unknown variable &#34;NOPE&#34;", "line 5: &#34;9x&#34; is not a valid variable name")
-	wantNoBody(t, page, "pr3view-secret")
-	wantBody(t, cs.nobody.Get("/templates"), path(`href="/templates/%d/preview"`, tpl.ID))
-
-	// A template the user cannot see cannot be previewed; nothing is a 500.
-	hidden := createTemplate(t, cs.admin, map[string]any{"name": "Hidden", "active": false, "body": "x"})
-	wantStatus(t, cs.nobody.Get(path("/api/templates/%d/preview", hidden.ID)), http.StatusNotFound)
-	wantStatus(t, cs.nobody.Get(path("/templates/%d/preview", hidden.ID)), http.StatusNotFound)
-	wantStatus(t, cs.admin.Get(path("/api/templates/%d/preview", hidden.ID)), http.StatusOK)
-	wantStatus(t, cs.nobody.Get("/api/templates/99999/preview"), http.StatusNotFound)
-	wantStatus(t, cs.nobody.Get("/templates/abc/preview"), http.StatusNotFound)
-	odd := createTemplate(t, cs.admin, map[string]any{"name": "Odd", "body": "${{ }}${{${{ .var. }} }}\n}}${{ .env.HOME }}${{"})
-	res := cs.nobody.Get(path("/api/templates/%d/preview", odd.ID))
-	wantStatus(t, res, http.StatusOK)
-	wantBody(t, res, "is not a variable reference", "is not closed")
 }
 
 // A variable made protected must not leave its old plain value behind in
