@@ -53,12 +53,10 @@ func (h *Handlers) leafGate(c *gin.Context) {
 }
 
 // leafHello answers a leaf's hello/heartbeat and records the leaf.
-func (h *Handlers) leafHello(c *gin.Context) {
+func (h *Handlers) leafHello(c *gin.Context) error {
 	id := webctx.Identity(c.Request.Context())
 	if err := models.RecordLeafNode(c.Request.Context(), h.db, h.leafNode(c, id)); err != nil {
-		h.log.Error("record leaf node", "user_id", id.ID, "err", err)
-		h.failErr(c, err, "The origin could not record this leaf; try again.")
-		return
+		return failed("record this leaf", err)
 	}
 	c.JSON(http.StatusOK, leaf.Hello{
 		Name:     h.cfg.Server.Zone,
@@ -66,6 +64,7 @@ func (h *Handlers) leafHello(c *gin.Context) {
 		Protocol: leaf.ProtocolVersion,
 		User:     leafUser(id),
 	})
+	return nil
 }
 
 // leafAuth checks a sign-in made on a leaf, with this server's own rate
@@ -121,31 +120,24 @@ func (h *Handlers) ownerOnLeaf(owner *models.Identity) func(*gin.Context, string
 
 // leafTemplates sends leaves the active templates the zone rule allows on
 // a leaf, with an ETag so an unchanged list costs a 304 and no body.
-func (h *Handlers) leafTemplates(c *gin.Context) {
+func (h *Handlers) leafTemplates(c *gin.Context) error {
 	list, err := models.ListTemplates(c.Request.Context(), h.db, models.TemplateFilter{Zone: config.LeafZone})
 	if err != nil {
-		h.serverError(c, "list templates for a leaf", err)
-		return
+		return failed("list templates for a leaf", err)
 	}
-	out := make([]leaf.Template, 0, len(list))
-	for _, t := range list {
-		zones := []string(t.Zones)
-		if zones == nil {
-			zones = []string{}
-		}
-		out = append(out, leaf.Template{ID: t.ID, Name: t.Name, Description: t.Description, Zones: zones, Active: t.Active, Body: t.Body, UpdatedAt: t.UpdatedAt.UTC()})
-	}
-	h.jsonWithETag(c, out)
+	_, err = jsonWithETag(c, mapSlice(list, func(t *models.Template) leaf.Template {
+		return leaf.Template{ID: t.ID, Name: t.Name, Description: t.Description, Zones: nonNil(t.Zones), Active: t.Active, Body: t.Body, UpdatedAt: t.UpdatedAt.UTC()}
+	}))
+	return err
 }
 
 // jsonWithETag answers v as JSON with a strong ETag of its bytes, or 304
 // when the caller already holds that version. It reports whether it sent
 // the body.
-func (h *Handlers) jsonWithETag(c *gin.Context, v any) bool {
+func jsonWithETag(c *gin.Context, v any) (bool, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		h.serverError(c, "encode JSON", err)
-		return false
+		return false, failed("encode JSON", err)
 	}
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
@@ -156,10 +148,10 @@ func (h *Handlers) jsonWithETag(c *gin.Context, v any) bool {
 	}
 	if match := c.GetHeader("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		c.Status(http.StatusNotModified)
-		return false
+		return false, nil
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
-	return true
+	return true, nil
 }
 
 func leafUser(id *models.Identity) leaf.User {
@@ -182,12 +174,10 @@ func truncate(s string, n int) string {
 }
 
 // leafNodesPage lists the leaves that connected to this origin.
-func (h *Handlers) leafNodesPage(c *gin.Context) {
+func (h *Handlers) leafNodesPage(c *gin.Context) error {
 	nodes, err := models.ListLeafNodes(c.Request.Context(), h.db)
 	if err != nil {
-		h.log.Error("list leaf nodes", "err", err)
-		h.failErr(c, err, "The leaf nodes could not be loaded; try again.")
-		return
+		return failed("load the leaf nodes", err)
 	}
 	now := h.now()
 	rows := make([]views.LeafNodeRow, 0, len(nodes))
@@ -198,6 +188,7 @@ func (h *Handlers) leafNodesPage(c *gin.Context) {
 		})
 	}
 	h.render(c, http.StatusOK, views.LeafNodesPage(rows, h.cfg.Server.Cluster.AllowLeafNodes, now))
+	return nil
 }
 
 // leafTemplateVars sends leaves the variables whose zones allow a leaf and
@@ -213,7 +204,7 @@ func (h *Handlers) leafNodesPage(c *gin.Context) {
 // Otherwise protected variables are left out of the answer. Each hand-over
 // is logged like a reveal: who, which leaf, which variables — never the
 // values.
-func (h *Handlers) leafTemplateVars(c *gin.Context) {
+func (h *Handlers) leafTemplateVars(c *gin.Context) error {
 	ctx := c.Request.Context()
 	id := webctx.Identity(ctx)
 	sendProtected := id.Can(models.PermManageVariables) &&
@@ -227,14 +218,12 @@ func (h *Handlers) leafTemplateVars(c *gin.Context) {
 		case errors.Is(err, models.ErrNotFound):
 			sendProtected = false
 		case err != nil:
-			h.serverError(c, "check that the leaf is registered", err)
-			return
+			return failed("check that the leaf is registered", err)
 		}
 	}
 	list, err := models.ListVariables(ctx, h.db, h.vault, models.VariableFilter{Zone: config.LeafZone, Reveal: sendProtected})
 	if err != nil {
-		h.serverError(c, "list variables for a leaf", err)
-		return
+		return failed("list variables for a leaf", err)
 	}
 	out := make([]leaf.Variable, 0, len(list))
 	var protected []string
@@ -249,8 +238,10 @@ func (h *Handlers) leafTemplateVars(c *gin.Context) {
 	}
 	noStore(c)
 	// A 304 hands nothing over; the leaf already holds those values.
-	if h.jsonWithETag(c, out) && len(protected) > 0 {
+	sent, err := jsonWithETag(c, out)
+	if sent && len(protected) > 0 {
 		h.log.Info("protected variables sent to a leaf", "by", id.ID, "username", id.Username,
 			"token_id", id.TokenID, "leaf_url", node.LeafURL, "variables", protected)
 	}
+	return err
 }

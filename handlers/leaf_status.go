@@ -30,16 +30,16 @@ type leafStatusJSON struct {
 	Cursor    int64      `json:"cursor"`
 }
 
-func (h *Handlers) leafStatus(c *gin.Context) {
+func (h *Handlers) leafStatus(c *gin.Context) error {
 	if h.leaf == nil {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "This server is not a leaf node (server.origin.server and server.origin.token are not both set)."})
-		return
+		return notFoundError("This server is not a leaf node (server.origin.server and server.origin.token are not both set).")
 	}
 	st := h.leaf.Status()
 	c.JSON(http.StatusOK, leafStatusJSON{
 		State: st.State, Message: st.Message, Since: utcOrNil(st.Since), LastSync: utcOrNil(st.LastSync),
 		NextRetry: utcOrNil(st.NextRetry), Origin: h.leaf.Origin(), Origins: h.leaf.Origins(), Cursor: h.leaf.Cursor(),
 	})
+	return nil
 }
 
 // connecting reports whether the leaf has not tried the origin yet (just
@@ -102,63 +102,54 @@ func leafBannerLevel(st leaf.Status) string {
 // everyone: visitors who are not signed in get the short banner. The page
 // sends the key of what it shows; while that is still current the answer
 // is 204 and htmx swaps nothing.
-func (h *Handlers) leafBannerFragment(c *gin.Context) {
+func (h *Handlers) leafBannerFragment(c *gin.Context) error {
 	if h.leaf == nil {
-		h.notFound(c)
-		return
+		return models.ErrNotFound
 	}
 	// The answer is for this visitor at this moment.
 	c.Header("Cache-Control", "no-store")
 	if c.Query("seen") == views.LeafBannerKey(c.Request.Context()) {
 		c.Status(http.StatusNoContent)
-		return
+		return nil
 	}
 	h.render(c, http.StatusOK, views.LeafBanner())
+	return nil
 }
 
 // leafStatusPage is GET /leaf: everything about the link, for anyone
 // signed in. htmx (the page's own refresh) gets the status section alone.
-func (h *Handlers) leafStatusPage(c *gin.Context) {
+func (h *Handlers) leafStatusPage(c *gin.Context) error {
 	if h.leaf == nil {
-		h.notFound(c)
-		return
+		return models.ErrNotFound
 	}
 	v, err := h.leafStatusView(c.Request.Context())
 	if err != nil {
-		h.log.Error("count the leaf's cached copies", "err", err)
-		h.failErr(c, err, "The leaf status could not be loaded; try again.")
-		return
+		return failed("load the leaf status", err)
 	}
 	c.Header("Cache-Control", "no-store")
-	if isHTMX(c) {
-		h.render(c, http.StatusOK, views.LeafStatusSection(v))
-		return
-	}
-	h.render(c, http.StatusOK, views.LeafStatusPage(v))
+	return h.page(c, views.LeafStatusSection(v), views.LeafStatusPage(v))
 }
 
 // leafRetry is POST /leaf/retry: reconnect now rather than at the next
 // automatic attempt (or, while connected, fetch everything again). It asks
 // the link's own loop, so presses in quick succession coalesce into one
 // attempt rather than queueing requests to the origin.
-func (h *Handlers) leafRetry(c *gin.Context) {
+func (h *Handlers) leafRetry(c *gin.Context) error {
 	if h.leaf == nil {
-		h.notFound(c)
-		return
+		return models.ErrNotFound
 	}
 	h.leaf.RetryNow()
 	h.log.Info("leaf link retry requested", "user_id", webctx.Identity(c.Request.Context()).ID)
 	if !isHTMX(c) {
 		h.redirect(c, "/leaf")
-		return
+		return nil
 	}
 	v, err := h.leafStatusView(c.Request.Context())
 	if err != nil {
-		h.log.Error("count the leaf's cached copies", "err", err)
-		h.failErr(c, err, "The retry was requested, but the leaf status could not be loaded; reload the page.")
-		return
+		return failed("load the leaf status after asking for a retry", err)
 	}
 	h.render(c, http.StatusOK, templ.Join(views.LeafStatusSection(v), views.RetryNote(h.now())))
+	return nil
 }
 
 func (h *Handlers) leafStatusView(ctx context.Context) (views.LeafStatusView, error) {
