@@ -126,6 +126,9 @@ func serve(args []string, stderr io.Writer) error {
 			log.Error("close", "err", err)
 		}
 	}()
+	// Not ctx: the jobs stop at Close, after Serve has drained the
+	// requests that may still hand them work.
+	srv.Start(context.Background())
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

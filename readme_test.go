@@ -115,6 +115,7 @@ func TestTheREADMEsLeafSnippetAppendedToKnotTomlStartsAWorkingLeaf(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.Start(context.Background())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -61,14 +61,12 @@ func Run(ctx context.Context, dir string, out io.Writer, log *slog.Logger, ready
 		return err
 	}
 	originCfg.Server.Zone = "demo-cluster"
-	origin, err := server.New(ctx, originCfg, log.With("server", "origin"), server.Options{})
+	origin, stopOrigin, err := start(ctx, "origin", originLn, originCfg, log)
 	if err != nil {
-		originLn.Close()
-		return fmt.Errorf("start the origin: %w", err)
+		return err
 	}
-	info.OriginURL = originCfg.Server.URL
-	stopOrigin := serve(ctx, origin, originLn)
 	defer stopOrigin()
+	info.OriginURL = originCfg.Server.URL
 
 	token, err := setUpOrigin(ctx, origin, info)
 	if err != nil {
@@ -86,26 +84,14 @@ func Run(ctx context.Context, dir string, out io.Writer, log *slog.Logger, ready
 		leafLn.Close()
 		return err
 	}
-	leaf, err := server.New(ctx, leafCfg, log.With("server", "leaf"), server.Options{})
+	_, stopLeaf, err := start(ctx, "leaf", leafLn, leafCfg, log)
 	if err != nil {
-		leafLn.Close()
-		return fmt.Errorf("start the leaf: %w", err)
+		return err
 	}
-	info.LeafURL = leafCfg.Server.URL
-	stopLeaf := serve(ctx, leaf, leafLn)
 	defer stopLeaf()
+	info.LeafURL = leafCfg.Server.URL
 
-	fmt.Fprintf(out, `knot demo is running: a cluster of one and a leaf, on this machine.
-
-  origin (the cluster)      %s
-  leaf (your workstation)   %s
-
-  Sign in on either as %s with the password %s
-  (the leaf forwards the sign-in to the origin). Both use self-signed
-  certificates: your browser asks you to accept each once. Change a
-  template on the origin and watch it appear on the leaf; stop with Ctrl-C.
-
-`, info.OriginURL, info.LeafURL, info.Email, info.Password)
+	fmt.Fprintf(out, runningText, info.OriginURL, info.LeafURL, info.Email, info.Password)
 	if ready != nil {
 		ready(info)
 	}
@@ -115,6 +101,20 @@ func Run(ctx context.Context, dir string, out io.Writer, log *slog.Logger, ready
 	fmt.Fprintf(out, "knot demo stopped. Its data is in %s (origin/ and leaf/); delete it when you are done.\n", dir)
 	return nil
 }
+
+// runningText is what the demo prints once it runs: the origin's and the
+// leaf's URL, the admin's email and password.
+const runningText = `knot demo is running: a cluster of one and a leaf, on this machine.
+
+  origin (the cluster)      %s
+  leaf (your workstation)   %s
+
+  Sign in on either as %s with the password %s
+  (the leaf forwards the sign-in to the origin). Both use self-signed
+  certificates: your browser asks you to accept each once. Change a
+  template on the origin and watch it appear on the leaf; stop with Ctrl-C.
+
+`
 
 // listenerAndConfig holds a free loopback port (kept open, so nothing can
 // take it in between) and a configuration for a server on it.
@@ -134,9 +134,21 @@ func listenerAndConfig(dataDir string) (net.Listener, config.Config, error) {
 	return ln, cfg, nil
 }
 
+// start builds the server called name (origin or leaf) from cfg and serves
+// it on ln (see serve); without a server, ln is closed.
+func start(ctx context.Context, name string, ln net.Listener, cfg config.Config, log *slog.Logger) (*server.Server, func(), error) {
+	srv, err := server.New(ctx, cfg, log.With("server", name), server.Options{})
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("start the %s: %w", name, err)
+	}
+	return srv, serve(ctx, srv, ln), nil
+}
+
 // serve runs srv on ln and returns the function that stops it and closes
 // its database (calling it twice is fine).
 func serve(ctx context.Context, srv *server.Server, ln net.Listener) func() {
+	srv.Start(context.Background()) // until Close, after Serve has drained the requests
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln) }()

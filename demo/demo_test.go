@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,30 +19,13 @@ import (
 	"github.com/knot-dev/knot/knottest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // One command gives an origin and a leaf set up through their real
 // interfaces: the printed credentials sign in on the leaf (forwarded to the
 // origin), the origin's template shows on the leaf, and stopping says where
 // the data is.
 func TestTheDemoRunsAnOriginAndALeafThatWorkTogether(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	out := &syncBuffer{}
+	out := &knottest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan demo.Info, 1)
 	done := make(chan error, 1)

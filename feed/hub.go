@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/models"
 )
 
@@ -34,6 +35,7 @@ type Hub struct {
 	db  *gorm.DB
 	dsn string // PostgreSQL DSN to LISTEN with; empty on SQLite
 	log *slog.Logger
+	clk clock.Clock
 
 	mu     sync.Mutex
 	latest int64
@@ -43,10 +45,11 @@ type Hub struct {
 	shutdown sync.Once
 }
 
-// New returns a hub for db. listenDSN is the PostgreSQL DSN (empty on
-// SQLite): LISTEN needs a connection of its own outside the pool.
-func New(db *gorm.DB, listenDSN string, log *slog.Logger) *Hub {
-	return &Hub{db: db, dsn: listenDSN, log: log, subs: map[chan struct{}]struct{}{}, done: make(chan struct{})}
+// New returns a hub for db whose polls run on clk. listenDSN is the
+// PostgreSQL DSN (empty on SQLite): LISTEN needs a connection of its own
+// outside the pool.
+func New(db *gorm.DB, listenDSN string, log *slog.Logger, clk clock.Clock) *Hub {
+	return &Hub{db: db, dsn: listenDSN, log: log, clk: clk, subs: map[chan struct{}]struct{}{}, done: make(chan struct{})}
 }
 
 // Done is closed when the server shuts down: open feeds end then, so that
@@ -122,16 +125,7 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) pollEvery(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			h.poll(ctx)
-		}
-	}
+	clock.Every(ctx, h.clk, every, func() { h.poll(ctx) })
 }
 
 // listen holds a LISTEN connection, re-made after a second whenever it
@@ -144,15 +138,18 @@ func (h *Hub) listen(ctx context.Context) {
 			return
 		}
 		h.log.Warn("listening for cluster changes failed; retrying", "err", err)
+		wait := h.clk.NewTimer(relisten)
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return
-		case <-time.After(relisten):
+		case <-wait.C():
 		}
 	}
 }
 
 func (h *Hub) listenOnce(ctx context.Context) error {
+	// A network deadline: real time, whatever the hub's clock.
 	connectCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgx.Connect(connectCtx, h.dsn)
 	cancel()

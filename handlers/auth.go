@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
@@ -32,69 +30,70 @@ func (h *Handlers) setupPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.SetupPage(views.SetupForm{AskCode: h.askSetupCode(c)}))
 }
 
-func (h *Handlers) setupSubmit(c *gin.Context) {
-	if !h.parseForm(c, maxFormBytes) {
-		return
+func (h *Handlers) setupSubmit(c *gin.Context) error {
+	if err := readForm(c, maxFormBytes); err != nil {
+		return err
 	}
-	n := models.NewUser{
-		Username: c.PostForm("username"),
-		Email:    c.PostForm("email"),
-		Password: c.PostForm("password"),
-		Confirm:  c.PostForm("confirm"),
-	}
-	form := views.SetupForm{AskCode: h.askSetupCode(c), Username: n.Username, Email: n.Email}
+	f := c.Request.PostForm
+	n := models.NewUser{Username: f.Get("username"), Email: f.Get("email"), Password: f.Get("password"), Confirm: f.Get("confirm")}
 	errs := n.Validate()
-	form.Username, form.Email = n.Username, n.Email
+	form := views.SetupForm{AskCode: h.askSetupCode(c), Username: n.Username, Email: n.Email}
+	again := func(c *gin.Context, status int, errs models.FieldErrors) {
+		form.Errors = errs
+		h.render(c, status, views.SetupPage(form))
+	}
 	if form.AskCode {
-		typed := c.PostForm("setup_code")
-		msg, wait, err := h.checkSetupCode(c, typed)
-		switch {
-		case errors.Is(err, models.ErrSetupDone):
-			h.setupDone.Store(true)
-			h.notFound(c)
-			return
-		case err != nil:
-			h.log.Error("check the initial setup code", "err", err)
-			status, msg := serverProblem(err, "The setup code could not be checked; check the server log and try again.")
-			form.Errors = models.FieldErrors{"": msg}
-			h.render(c, status, views.SetupPage(form))
-			return
-		case wait > 0:
-			c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())))
-			form.Errors = models.FieldErrors{"setup_code": msg}
-			h.render(c, http.StatusTooManyRequests, views.SetupPage(form))
-			return
-		case msg != "":
+		msg, err := h.setupCodeProblem(c, f.Get("setup_code"))
+		if err != nil {
+			return withForm(err, again)
+		}
+		if msg != "" {
 			errs["setup_code"] = msg
-		default:
-			form.SetupCode = typed
+		} else {
+			form.SetupCode = f.Get("setup_code")
 		}
 	}
 	if len(errs) > 0 {
-		form.Errors = errs
-		h.render(c, http.StatusUnprocessableEntity, views.SetupPage(form))
-		return
+		return withForm(errs, again)
 	}
 	u, err := models.CreateFirstAdmin(c.Request.Context(), h.db, n, h.now().UTC())
-	if errors.Is(err, models.ErrSetupDone) {
-		h.setupDone.Store(true)
-		h.notFound(c)
-		return
-	}
 	if err != nil {
-		h.log.Error("initial setup", "err", err)
-		status, msg := serverProblem(err, "The account could not be created; check the server log and try again.")
-		form.Errors = models.FieldErrors{"": msg}
-		h.render(c, status, views.SetupPage(form))
-		return
+		return withForm(h.setupOver(failed("create the first account", err)), again)
 	}
 	h.setupDone.Store(true)
 	h.log.Info("initial setup complete", "username", u.Username)
 	if err := h.startSession(c, u.ID); err != nil {
-		h.failErr(c, err, "Your account was created but signing in failed; sign in from the login page.")
-		return
+		status, _ := serverProblem(err, "")
+		return &problem{status: status, msg: "Your account was created but signing in failed; sign in from the login page."}
 	}
 	h.redirect(c, "/templates")
+	return nil
+}
+
+// setupCodeProblem checks the setup code typed: a message for the field
+// when it is wrong, an error when the check cannot be made, is throttled,
+// or another server finished the setup first.
+func (h *Handlers) setupCodeProblem(c *gin.Context, typed string) (string, error) {
+	msg, wait, err := h.checkSetupCode(c, typed)
+	switch {
+	case err != nil:
+		return "", h.setupOver(failed("check the setup code", err))
+	case wait > 0:
+		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds())))
+		return "", &problem{status: http.StatusTooManyRequests, msg: msg, field: "setup_code"}
+	}
+	return msg, nil
+}
+
+// setupOver is err, or ErrNotFound when it says a first admin exists
+// already (made on another server, or by another tab): the setup page is
+// gone for good.
+func (h *Handlers) setupOver(err error) error {
+	if errors.Is(err, models.ErrSetupDone) {
+		h.setupDone.Store(true)
+		return models.ErrNotFound
+	}
+	return err
 }
 
 func (h *Handlers) loginPage(c *gin.Context) {
@@ -105,152 +104,54 @@ func (h *Handlers) loginPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.LoginPage(views.LoginForm{Next: safeNext(c.Query("next"))}))
 }
 
-func (h *Handlers) loginSubmit(c *gin.Context) {
-	if !h.parseForm(c, maxFormBytes) {
-		return
+// loginSubmit signs a person in: on a leaf the origin checks the
+// credentials, elsewhere the local users do (see checkSignIn).
+func (h *Handlers) loginSubmit(c *gin.Context) error {
+	if err := readForm(c, maxFormBytes); err != nil {
+		return err
 	}
-	typed := strings.TrimSpace(c.PostForm("email"))
-	// email is "" when what was typed is no address: it reaches no account.
-	email, _ := models.NormalizeEmail(typed)
-	password := c.PostForm("password")
-	client := c.ClientIP()
-	form := views.LoginForm{Email: strings.ToValidUTF8(typed, "\uFFFD"), Next: safeNext(c.PostForm("next"))}
-	refuse := func(outcome, reason string, status int, msg string) {
-		h.metrics.SignIn(metrics.ViaWeb, outcome)
-		h.logRefusedSignIn(metrics.ViaWeb, loggableEmail(email, typed), client, reason)
-		form.Error = msg
-		h.render(c, status, views.LoginPage(form))
-	}
-
-	ok, wait, err := h.logins.allow(c.Request.Context(), client, email)
-	if err != nil {
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
-		h.serverError(c, "check the sign-in rate limit", err)
-		return
-	}
-	if !ok {
-		secs := int(wait.Seconds())
-		c.Header("Retry-After", fmt.Sprint(secs))
-		refuse(metrics.OutcomeThrottled, reasonThrottled, http.StatusTooManyRequests, fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs))
-		return
-	}
-	if email == "" {
-		// The same bcrypt work as a wrong password, so the time taken
-		// does not tell a malformed address from a wrong password.
-		models.CheckPassword("", password)
-		refuse(metrics.OutcomeBadCredentials, reasonMalformedEmail, http.StatusUnauthorized, msgBadCredentials)
-		return
-	}
-	u, err := h.checkCredentials(c, email, password)
-	var leafErr *leaf.SignInError
-	switch {
-	case errors.As(err, &leafErr):
-		if leafErr.RetryAfter > 0 {
-			c.Header("Retry-After", fmt.Sprint(int(leafErr.RetryAfter.Seconds())))
+	f := c.Request.PostForm
+	a := signInAttempt{via: metrics.ViaWeb, client: c.ClientIP(), typed: strings.TrimSpace(f.Get("email")), password: f.Get("password")}
+	a.email, _ = models.NormalizeEmail(a.typed)
+	form := views.LoginForm{Email: strings.ToValidUTF8(a.typed, "\uFFFD"), Next: safeNext(f.Get("next"))}
+	u, err := h.checkSignIn(c, a, h.checkCredentials)
+	if err == nil {
+		if err = h.signedIn(c, u); err != nil {
+			h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
 		}
-		outcome := leafSignInOutcome(leafErr)
-		refuse(outcome, outcome, leafErr.Status, leafErr.Message)
-		return
-	case errors.Is(err, errBadCredentials):
-		refuse(metrics.OutcomeBadCredentials, metrics.OutcomeBadCredentials, http.StatusUnauthorized, msgBadCredentials)
-		return
-	case errors.Is(err, errInactive):
-		refuse(metrics.OutcomeDisabled, metrics.OutcomeDisabled, http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.")
-		return
-	case err != nil:
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
-		h.log.Error("sign in", "err", err)
-		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
-		form.Error = msg
-		h.render(c, status, views.LoginPage(form))
-		return
 	}
-	if err := h.logins.forget(c.Request.Context(), client, email); err != nil {
-		h.log.Warn("reset the sign-in rate limit", "user_id", u.ID, "err", err)
-	}
-	if err := models.RecordLogin(c.Request.Context(), h.db, u.ID, h.now().UTC()); err != nil {
-		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
-	}
-	if err := h.startSession(c, u.ID); err != nil {
-		h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeError)
-		status, msg := serverProblem(err, "Signing in failed because of a server problem; try again in a moment.")
-		form.Error = msg
-		h.render(c, status, views.LoginPage(form))
-		return
+	if err != nil {
+		return h.loginRefused(c, form, err)
 	}
 	h.metrics.SignIn(metrics.ViaWeb, metrics.OutcomeOK)
 	h.log.Info("signed in", "user_id", u.ID)
 	h.redirect(c, form.Next)
+	return nil
 }
 
-var (
-	errBadCredentials = errors.New("bad credentials")
-	errInactive       = errors.New("account disabled")
-)
-
-const msgBadCredentials = "The email or password is incorrect."
-
-// Reasons a sign-in was refused, for the log; the others are the metrics'
-// outcomes (bad_credentials, disabled, not_allowed).
-const (
-	reasonThrottled      = "throttled"
-	reasonMalformedEmail = "not_an_email_address"
-)
-
-// maxLoggedEmail bounds what the log keeps of a typed email: an address is
-// at most 254 bytes, and anything longer is noise.
-const maxLoggedEmail = 256
-
-// loggableEmail is what a refused sign-in's log line says about the email:
-// the address, or, when what was typed is no address, only its length.
-// People do type their password into the email field.
-func loggableEmail(email, typed string) string {
-	if email != "" {
-		return email
+// signedIn records the sign-in and starts the session.
+func (h *Handlers) signedIn(c *gin.Context, u *models.User) error {
+	if err := models.RecordLogin(c.Request.Context(), h.db, u.ID, h.now().UTC()); err != nil {
+		h.log.Warn("record sign-in time", "user_id", u.ID, "err", err)
 	}
-	return fmt.Sprintf("(not an email address, %d characters)", utf8.RuneCountInString(typed))
+	return failed("start the session", h.startSession(c, u.ID))
 }
 
-// logRefusedSignIn notes a refused or throttled sign-in, so that someone
-// guessing passwords or locking an account out shows in the log: the email
-// (normalised; see loggableEmail), the client's address
-// (on the origin's leaf check, the leaf's) and why. Never the password.
-func (h *Handlers) logRefusedSignIn(via, email, client, reason string, extra ...any) {
-	msg := "sign-in refused"
-	if reason == reasonThrottled {
-		msg = "sign-in throttled"
+// loginRefused shows the sign-in form again with why, keeping the email.
+func (h *Handlers) loginRefused(c *gin.Context, form views.LoginForm, err error) error {
+	var refused *signInRefused
+	if errors.As(err, &refused) {
+		if refused.retryAfter > 0 {
+			c.Header("Retry-After", fmt.Sprint(refused.retryAfter))
+		}
+		form.Error = refused.msg
+		h.render(c, refused.status, views.LoginPage(form))
+		return nil
 	}
-	args := append([]any{"via", via, "email", truncate(email, maxLoggedEmail), "client", client, "reason", reason}, extra...)
-	h.log.Info(msg, args...)
-}
-
-// checkCredentials verifies a sign-in: on a leaf the origin decides, on any
-// other server the local users do.
-func (h *Handlers) checkCredentials(c *gin.Context, email, password string) (*models.User, error) {
-	if h.leaf != nil {
-		return h.leaf.SignIn(c.Request.Context(), email, password)
-	}
-	return h.checkLocalCredentials(c, email, password)
-}
-
-// checkLocalCredentials verifies an email and password against the local
-// users. An unknown email costs the same bcrypt work as a wrong password.
-func (h *Handlers) checkLocalCredentials(c *gin.Context, email, password string) (*models.User, error) {
-	u, err := models.UserByEmail(c.Request.Context(), h.db, email)
-	if errors.Is(err, models.ErrNotFound) {
-		models.CheckPassword("", password)
-		return nil, errBadCredentials
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !models.CheckPassword(u.PasswordHash, password) {
-		return nil, errBadCredentials
-	}
-	if !u.Active {
-		return nil, errInactive
-	}
-	return u, nil
+	return withForm(err, func(c *gin.Context, status int, errs models.FieldErrors) {
+		form.Error = errs[""]
+		h.render(c, status, views.LoginPage(form))
+	})
 }
 
 // startSession renews the session token (against fixation), records the

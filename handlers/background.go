@@ -3,45 +3,24 @@ package handlers
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/models"
 )
 
-// RunBackground runs the periodic jobs until ctx is cancelled and returns
-// once every one of them has stopped (so the database can close after
-// them): the sweep of expired API tokens, and on a leaf the origin sync loop.
-func (h *Handlers) RunBackground(ctx context.Context) {
-	var wg sync.WaitGroup
-	if h.leaf != nil {
-		wg.Go(func() { h.leaf.Run(ctx) })
-	}
-	if h.hub != nil {
-		wg.Go(func() { h.hub.Run(ctx) })
-	}
-	wg.Go(func() { h.sweepLoop(ctx) })
-	wg.Wait()
-}
-
-// sweepLoop sweeps expired API tokens once at start (a server that was
-// down for weeks cleans up at once) and then every server.token_sweep_interval.
-func (h *Handlers) sweepLoop(ctx context.Context) {
+// SweepLoop sweeps expired API tokens once at start (a server that was
+// down for weeks cleans up at once) and then every
+// server.token_sweep_interval of clk, until ctx is cancelled.
+func (h *Handlers) SweepLoop(ctx context.Context, clk clock.Clock) {
 	h.SweepTokens(ctx) //nolint:errcheck // logged inside; the next tick retries
 	every := h.cfg.Server.TokenSweepInterval.D()
 	if every <= 0 {
 		every = time.Hour // config.Validate refuses this; a zero Deps in a test should not panic
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			h.SweepTokens(ctx) //nolint:errcheck // logged inside; the next tick retries
-		}
-	}
+	clock.Every(ctx, clk, every, func() {
+		h.SweepTokens(ctx) //nolint:errcheck // logged inside; the next tick retries
+	})
 }
 
 // SweepTokens deletes the API tokens expired at h.now() and logs how many.

@@ -28,15 +28,6 @@ func readForm(c *gin.Context, limit int64) error {
 	return nil
 }
 
-// parseForm is readForm for handlers that answer their own errors.
-func (h *Handlers) parseForm(c *gin.Context, limit int64) bool {
-	if err := readForm(c, limit); err != nil {
-		h.answerError(c, err)
-		return false
-	}
-	return true
-}
-
 // formInput is an input type that a posted form can fill as well as a
 // JSON body: one type per resource, whichever way it arrives.
 type formInput interface {
@@ -64,12 +55,6 @@ func (h *Handlers) setNotice(c *gin.Context, msg string) {
 // popNotice takes the one-time message, if any.
 func (h *Handlers) popNotice(c *gin.Context) string {
 	return h.sessions.PopString(c.Request.Context(), sessionNotice)
-}
-
-// formErrors is refusal for the handlers that still show their own forms.
-func formErrors(err error) (errs models.FieldErrors, status int, ok bool) {
-	status, _, errs, ok = refusal(err)
-	return errs, status, ok
 }
 
 // zonesBox is a form's zones box: the text as typed, to show it again, and

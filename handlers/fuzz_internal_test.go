@@ -25,7 +25,8 @@ func FuzzBearerToken(f *testing.F) {
 	})
 }
 
-// FuzzDecodeJSON: the shared JSON decoder answers any body with a decoded
+// FuzzDecodeJSON: the shared JSON decoder (readJSON, answered by
+// answerError) answers any body with a decoded
 // value or a 400 with a JSON error, never a panic or a 5xx.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{`{"name":"x"}`, `{"name":null}`, `{"name":1}`, `[]`, `{"unknown":1}`, `{`, "", `{"name":"a"}{"name":"b"}`, "{\"name\":\"\x00\"}", `{"name":"\ud800"}`} {
@@ -40,9 +41,11 @@ func FuzzDecodeJSON(f *testing.F) {
 		var v struct {
 			Name string `json:"name"`
 		}
-		if h.decodeJSON(c, &v, 64<<10) {
+		err := readJSON(c, &v, 64<<10)
+		if err == nil {
 			return
 		}
+		h.answerError(c, err)
 		if w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
 			t.Fatalf("decodeJSON(%q) answered %d", body, w.Code)
 		}

@@ -58,16 +58,6 @@ func readJSON(c *gin.Context, v any, limit int64) error {
 	return nil
 }
 
-// decodeJSON is readJSON for handlers that answer their own errors: it
-// answers the refusal and reports whether decoding worked.
-func (h *Handlers) decodeJSON(c *gin.Context, v any, limit int64) bool {
-	if err := readJSON(c, v, limit); err != nil {
-		h.answerError(c, err)
-		return false
-	}
-	return true
-}
-
 // jsonProblem describes a decoding error for the caller.
 func jsonProblem(err error) string {
 	var syntax *json.SyntaxError
@@ -107,28 +97,6 @@ func describeType(t reflect.Type) string {
 		return "a list of " + strings.TrimPrefix(describeType(t.Elem()), "a ") + "s"
 	}
 	return "a " + t.Kind().String()
-}
-
-// apiRefusal answers err if it is one of the errors models return for the
-// user to read (validation, conflict, permission, not found) and reports
-// whether it did.
-func (h *Handlers) apiRefusal(c *gin.Context, err error) bool {
-	if _, _, _, ok := refusal(err); !ok && !errors.Is(err, models.ErrNotFound) {
-		return false
-	}
-	h.answerError(c, err)
-	return true
-}
-
-// pathID reads the :id parameter. A malformed id is answered with 404 (no
-// such thing exists), and false is returned.
-func (h *Handlers) pathID(c *gin.Context) (uint, bool) {
-	id, err := pathID(c)
-	if err != nil {
-		h.notFound(c)
-		return 0, false
-	}
-	return id, true
 }
 
 // rfc3339 formats t in UTC as the API promises.

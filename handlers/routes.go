@@ -53,9 +53,9 @@ func (h *Handlers) engine() *gin.Engine {
 	pages := r.Group("/", h.requireSetup)
 	pages.GET("/", h.home)
 	pages.GET("/initial-system-setup", h.setupPage)
-	pages.POST("/initial-system-setup", h.setupSubmit)
+	pages.POST("/initial-system-setup", h.handle(h.setupSubmit))
 	pages.GET("/login", h.loginPage)
-	pages.POST("/login", h.loginSubmit)
+	pages.POST("/login", h.handle(h.loginSubmit))
 	pages.POST("/logout", h.logout)
 	signedIn := pages.Group("/", h.requireUser)
 

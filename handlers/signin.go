@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/metrics"
 	"github.com/knot-dev/knot/models"
 )
@@ -80,11 +82,85 @@ func (h *Handlers) checkSignIn(c *gin.Context, a signInAttempt, check func(*gin.
 // signInProblem tells a refused credential check as a *signInRefused; other
 // errors pass unchanged.
 func signInProblem(err error) error {
+	var fromLeaf *leaf.SignInError
 	switch {
+	case errors.As(err, &fromLeaf):
+		status, outcome := leafSignInAnswer(fromLeaf)
+		return &signInRefused{outcome, outcome, status, fromLeaf.Message, int(fromLeaf.RetryAfter.Seconds())}
 	case errors.Is(err, errBadCredentials):
 		return &signInRefused{metrics.OutcomeBadCredentials, metrics.OutcomeBadCredentials, http.StatusUnauthorized, msgBadCredentials, 0}
 	case errors.Is(err, errInactive):
 		return &signInRefused{metrics.OutcomeDisabled, metrics.OutcomeDisabled, http.StatusForbidden, "This account is disabled. Ask your site administrator to enable it.", 0}
 	}
 	return err
+}
+
+var (
+	errBadCredentials = errors.New("bad credentials")
+	errInactive       = errors.New("account disabled")
+)
+
+const msgBadCredentials = "The email or password is incorrect."
+
+// Reasons a sign-in was refused, for the log; the others are the metrics'
+// outcomes (bad_credentials, disabled, not_allowed).
+const (
+	reasonThrottled      = "throttled"
+	reasonMalformedEmail = "not_an_email_address"
+)
+
+// maxLoggedEmail bounds what the log keeps of a typed email: an address is
+// at most 254 bytes, and anything longer is noise.
+const maxLoggedEmail = 256
+
+// loggableEmail is what a refused sign-in's log line says about the email:
+// the address, or, when what was typed is no address, only its length.
+// People do type their password into the email field.
+func loggableEmail(email, typed string) string {
+	if email != "" {
+		return email
+	}
+	return fmt.Sprintf("(not an email address, %d characters)", utf8.RuneCountInString(typed))
+}
+
+// logRefusedSignIn notes a refused or throttled sign-in, so that someone
+// guessing passwords or locking an account out shows in the log: the email
+// (normalised; see loggableEmail), the client's address
+// (on the origin's leaf check, the leaf's) and why. Never the password.
+func (h *Handlers) logRefusedSignIn(via, email, client, reason string, extra ...any) {
+	msg := "sign-in refused"
+	if reason == reasonThrottled {
+		msg = "sign-in throttled"
+	}
+	args := append([]any{"via", via, "email", truncate(email, maxLoggedEmail), "client", client, "reason", reason}, extra...)
+	h.log.Info(msg, args...)
+}
+
+// checkCredentials verifies a sign-in: on a leaf the origin decides, on any
+// other server the local users do.
+func (h *Handlers) checkCredentials(c *gin.Context, email, password string) (*models.User, error) {
+	if h.leaf != nil {
+		return h.leaf.SignIn(c.Request.Context(), email, password)
+	}
+	return h.checkLocalCredentials(c, email, password)
+}
+
+// checkLocalCredentials verifies an email and password against the local
+// users. An unknown email costs the same bcrypt work as a wrong password.
+func (h *Handlers) checkLocalCredentials(c *gin.Context, email, password string) (*models.User, error) {
+	u, err := models.UserByEmail(c.Request.Context(), h.db, email)
+	if errors.Is(err, models.ErrNotFound) {
+		models.CheckPassword("", password)
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !models.CheckPassword(u.PasswordHash, password) {
+		return nil, errBadCredentials
+	}
+	if !u.Active {
+		return nil, errInactive
+	}
+	return u, nil
 }

@@ -24,33 +24,18 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
 )
 
 // Clock is a settable clock for tests that move through days.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clock.Fake
 
 // NewClock starts a clock at a fixed instant.
 func NewClock() *Clock {
-	return &Clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	return clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 }
 
 // Config returns a configuration for a test server: its own temp data
@@ -92,12 +77,22 @@ type Instance struct {
 type Option func(*startOpts)
 
 type startOpts struct {
-	clock *Clock
-	addr  string
+	clock  *Clock
+	timers bool
+	addr   string
 }
 
-// WithClock makes the server read time from c.
+// WithClock makes the server read time from c. Its background jobs keep
+// real timers, so moving c through days sweeps nothing behind the test's
+// back.
 func WithClock(c *Clock) Option { return func(o *startOpts) { o.clock = c } }
+
+// WithTimersOn makes the server read time from c and run every timer of
+// its background jobs on c too: they fire only when the test advances c.
+// Wait for them with c.WaitForTimers before advancing.
+func WithTimersOn(c *Clock) Option {
+	return func(o *startOpts) { o.clock, o.timers = c, true }
+}
 
 // WithAddr listens on addr (to restart a server on the same port).
 func WithAddr(addr string) Option { return func(o *startOpts) { o.addr = addr } }
@@ -114,10 +109,17 @@ func Start(t testing.TB, cfg config.Config, opts ...Option) *Instance {
 	}
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg, log, server.Options{Now: o.clock.Now})
+	var clk clock.Clock = o.clock
+	if !o.timers {
+		clk = clock.WithNow(o.clock.Now)
+	}
+	srv, err := server.New(context.Background(), cfg, log, server.Options{Clock: clk})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
+	// The jobs run until Stop closes the server, after Serve has drained
+	// the requests that may still hand them work.
+	srv.Start(context.Background())
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		srv.Close()
@@ -398,6 +400,18 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// AwaitTimers waits until c has at least n armed timers (the background
+// work the test means to trigger is waiting on it), failing the test after
+// 10s.
+func AwaitTimers(t testing.TB, c *Clock, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitForTimers(ctx, n); err != nil {
+		t.Fatalf("timed out waiting for %d timers on the test clock (%d armed)", n, c.Pending())
+	}
 }
 
 // Eventually polls cond every 20ms until it is true or 10s pass. Use it for

@@ -25,7 +25,9 @@ import (
 const maxAnswerBytes = 16 << 20
 
 // requestTimeout bounds every request to the origin: a slow origin counts
-// as unreachable rather than hanging sign-ins.
+// as unreachable rather than hanging sign-ins. It is real time, not the
+// service's clock: the deadline is the socket's, and a test's fake clock
+// would never end a hung request.
 const requestTimeout = 10 * time.Second
 
 // OriginError is a failed exchange with the origin, classified.
@@ -159,33 +161,30 @@ func (c *Client) Authenticate(ctx context.Context, email, password string) (*Aut
 // Templates fetches the templates the origin offers leaves, revalidating
 // with etag. notModified means the cached copy is still current.
 func (c *Client) Templates(ctx context.Context, etag string) (list []Template, newETag string, notModified bool, err error) {
-	res, err := c.do(ctx, http.MethodGet, PathTemplates, nil, etag, &list)
-	if err != nil {
-		return nil, "", false, err
-	}
-	if res.StatusCode == http.StatusNotModified {
-		return nil, etag, true, nil
-	}
-	seen := map[uint]bool{}
-	for _, t := range list {
-		if t.ID == 0 || t.Name == "" {
-			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a template without an id or a name"}
-		}
-		if seen[t.ID] {
-			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent template id %d twice", t.ID)}
-		}
-		seen[t.ID] = true
-	}
-	return list, res.Header.Get("ETag"), false, nil
+	return fetchList[Template](ctx, c, PathTemplates, etag, "template", false)
 }
 
 // Variables fetches the template variables the origin offers leaves,
-// revalidating with etag, exactly like Templates.
+// revalidating with etag, exactly like Templates. Their names must be
+// unique too: templates refer to variables by name.
 func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, newETag string, notModified bool, err error) {
 	path := PathTemplateVars
 	if !c.verified() {
 		path += "?protected=false"
 	}
+	return fetchList[Variable](ctx, c, path, etag, "variable", true)
+}
+
+// listed is an entry of a list the origin offers leaves.
+type listed interface{ identity() (id uint, name string) }
+
+func (t Template) identity() (uint, string) { return t.ID, t.Name }
+func (v Variable) identity() (uint, string) { return v.ID, v.Name }
+
+// fetchList GETs the list at path, revalidating with etag, and refuses a
+// list a knot origin would not send: an entry without an id or a name, an
+// id twice, or with uniqueNames a name twice.
+func fetchList[T listed](ctx context.Context, c *Client, path, etag, what string, uniqueNames bool) (list []T, newETag string, notModified bool, err error) {
 	res, err := c.do(ctx, http.MethodGet, path, nil, etag, &list)
 	if err != nil {
 		return nil, "", false, err
@@ -194,14 +193,15 @@ func (c *Client) Variables(ctx context.Context, etag string) (list []Variable, n
 		return nil, etag, true, nil
 	}
 	seenID, seenName := map[uint]bool{}, map[string]bool{}
-	for _, v := range list {
-		if v.ID == 0 || v.Name == "" {
-			return nil, "", false, &OriginError{State: StateUnreachable, Detail: "the origin sent a variable without an id or a name"}
+	for _, item := range list {
+		id, name := item.identity()
+		if id == 0 || name == "" {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent a %s without an id or a name", what)}
 		}
-		if seenID[v.ID] || seenName[v.Name] {
-			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent variable %q (id %d) twice", v.Name, v.ID)}
+		if seenID[id] || uniqueNames && seenName[name] {
+			return nil, "", false, &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the origin sent %s %q (id %d) twice", what, name, id)}
 		}
-		seenID[v.ID], seenName[v.Name] = true, true
+		seenID[id], seenName[name] = true, true
 	}
 	return list, res.Header.Get("ETag"), false, nil
 }

@@ -21,17 +21,27 @@ func fakeOrigin(t *testing.T, handler http.HandlerFunc) (*Client, *httptest.Serv
 	t.Helper()
 	srv := httptest.NewTLSServer(handler)
 	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "origin.crt")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
-	cfg := config.Default()
-	cfg.Server.Origin.Server = config.URLList(srv.URL)
-	cfg.Server.Origin.Token = "s3cr3t-tok"
-	cfg.Server.Origin.CAFile = caFile
+	cfg := leafOf(t, srv)
 	c, err := NewClient(&cfg, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, srv
+}
+
+// leafOf is the configuration of a leaf whose origin is srv, trusted
+// through ca_file.
+func leafOf(t *testing.T, srv *httptest.Server) config.Config {
+	t.Helper()
+	caFile := filepath.Join(t.TempDir(), "origin.crt")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Server.Origin.Server = config.URLList(srv.URL)
+	cfg.Server.Origin.Token = "s3cr3t-tok"
+	cfg.Server.Origin.CAFile = caFile
+	return cfg
 }
 
 func stateOf(t *testing.T, err error) State {
@@ -225,7 +235,7 @@ func TestClientRejectsDuplicateTemplateIDs(t *testing.T) {
 		w.Write([]byte(`[{"id":1,"name":"a"},{"id":1,"name":"b"}]`))
 	})
 	_, _, _, err := c.Templates(context.Background(), "")
-	if stateOf(t, err) != StateUnreachable || !strings.Contains(err.Error(), "id 1 twice") {
+	if stateOf(t, err) != StateUnreachable || !strings.Contains(err.Error(), "(id 1) twice") {
 		t.Fatalf("duplicate ids accepted: %v", err)
 	}
 }

@@ -62,6 +62,29 @@ func (c *Client) OpenFeed(ctx context.Context, cursor int64) (*feedStream, error
 // Close ends the stream.
 func (f *feedStream) Close() error { return f.body.Close() }
 
+// events reads the stream in a goroutine of its own, so that the link can
+// wait on the feed and its timers at once. The goroutine ends with the
+// stream (its error comes on the second channel) or with ctx.
+func (f *feedStream) events(ctx context.Context) (<-chan feedEvent, <-chan error) {
+	events := make(chan feedEvent)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := f.next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return events, readErr
+}
+
 // next reads the next event; comment lines are skipped.
 func (f *feedStream) next() (feedEvent, error) {
 	var ev feedEvent

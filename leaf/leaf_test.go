@@ -118,6 +118,17 @@ func (p *pair) mustSync() {
 
 func (p *pair) status() leaf.Status { return p.leaf.Server.Leaf().Status() }
 
+// originVariables is the origin's answer to a leaf's fetch of the
+// variables with token (query is "" or "?protected=false").
+func (p *pair) originVariables(token, query string) string {
+	p.t.Helper()
+	res := p.origin.Client().Get(leaf.PathTemplateVars+query, "Authorization: Bearer "+token)
+	if res.StatusCode != http.StatusOK {
+		p.t.Fatalf("templatevars = %d %s", res.StatusCode, res.Body)
+	}
+	return res.Body
+}
+
 func signIn(c *knottest.Client, email, password string) *knottest.Response {
 	return c.PostForm("/login", url.Values{"email": {email}, "password": {password}})
 }
@@ -129,14 +140,22 @@ type tpl struct {
 	Source string   `json:"source"`
 }
 
+// getJSON GETs path, failing the test unless it answers 200, and decodes
+// the answer.
+func getJSON[T any](t *testing.T, c *knottest.Client, path string) T {
+	t.Helper()
+	res := c.Get(path)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s", path, res.StatusCode, res.Body)
+	}
+	var out T
+	res.JSON(t, &out)
+	return out
+}
+
 func templateNames(t *testing.T, c *knottest.Client) map[string]tpl {
 	t.Helper()
-	res := c.Get("/api/templates")
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/templates = %d %s", res.StatusCode, res.Body)
-	}
-	var list []tpl
-	res.JSON(t, &list)
+	list := getJSON[[]tpl](t, c, "/api/templates")
 	out := map[string]tpl{}
 	for _, x := range list {
 		out[x.Name] = x
@@ -611,14 +630,7 @@ func TestProtectedValuesReachOnlyVerifiedManagers(t *testing.T) {
 	dev := p.origin.Login("dev@example.com", "devpassword")
 	devToken, _ := createToken(t, dev, "dev's script")
 
-	fetch := func(token, query string) string {
-		t.Helper()
-		res := p.origin.Client().Get(leaf.PathTemplateVars+query, "Authorization: Bearer "+token)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("templatevars = %d %s", res.StatusCode, res.Body)
-		}
-		return res.Body
-	}
+	fetch := p.originVariables
 	if body := fetch(p.token, ""); !strings.Contains(body, "s3cret-value") {
 		t.Fatalf("the admin's verified leaf did not get the protected value: %s", body)
 	}
@@ -649,14 +661,7 @@ func TestProtectedValuesGoOnlyToARegisteredLeafAndEachHandOverIsLogged(t *testin
 		}
 	}
 	script, scriptID := createToken(t, p.admin, "admin's script")
-	fetch := func(token string) string {
-		t.Helper()
-		res := p.origin.Client().Get(leaf.PathTemplateVars, "Authorization: Bearer "+token)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("templatevars = %d %s", res.StatusCode, res.Body)
-		}
-		return res.Body
-	}
+	fetch := func(token string) string { return p.originVariables(token, "") }
 	// A script with the admin's token is no leaf: the protected values are
 	// left out, exactly as for a caller who may not have them.
 	if body := fetch(script); strings.Contains(body, "s3cret") || strings.Contains(body, "DB_PASSWORD") || !strings.Contains(body, "plain-value") {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
@@ -53,7 +53,7 @@ type Service struct {
 	// own server.encrypt before they are cached.
 	vault    *vault.Vault
 	log      *slog.Logger
-	now      func() time.Time
+	clock    clock.Clock
 	interval time.Duration
 
 	status tracker
@@ -75,7 +75,8 @@ type Service struct {
 }
 
 // NewService builds the leaf service for cfg, which must be in leaf mode.
-func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog.Logger, version string, now func() time.Time) (*Service, error) {
+// Its retries, heartbeat and feed watchdog run on clk.
+func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog.Logger, version string, clk clock.Clock) (*Service, error) {
 	client, err := NewClient(cfg, version)
 	if err != nil {
 		return nil, err
@@ -86,12 +87,12 @@ func NewService(cfg *config.Config, db *gorm.DB, secrets *vault.Vault, log *slog
 		db:       db,
 		vault:    secrets,
 		log:      log,
-		now:      now,
+		clock:    clk,
 		interval: cfg.Server.Origin.HeartbeatInterval.D(),
 		kick:     make(chan struct{}, 1),
 	}
 	s.client.Store(client)
-	s.status.s = Status{State: StateUnreachable, Message: fmt.Sprintf("Connecting to the origin %s…", client.Origin()), Since: now()}
+	s.status.s = Status{State: StateUnreachable, Message: fmt.Sprintf("Connecting to the origin %s…", client.Origin()), Since: clk.Now()}
 	if _, last, err := models.ClusterSyncState(context.Background(), db); err == nil {
 		s.status.s.LastSync = last
 	}
@@ -157,13 +158,13 @@ func (s *Service) Run(ctx context.Context) {
 		if oe := (*OriginError)(nil); errors.As(err, &oe) && oe.State == StateUnreachable && !oe.Local {
 			s.cl().Failover()
 		}
-		wait := max(s.Status().NextRetry.Sub(s.now()), minRetry)
-		timer := time.NewTimer(min(wait, slowRetryCap))
+		wait := max(s.Status().NextRetry.Sub(s.clock.Now()), minRetry)
+		timer := s.clock.NewTimer(min(wait, slowRetryCap))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case <-timer.C:
+		case <-timer.C():
 		case <-s.kick:
 			timer.Stop()
 		case <-s.relink:
@@ -201,27 +202,11 @@ func (s *Service) link(ctx context.Context) error {
 		return err
 	}
 	defer stream.Close()
+	events, readErr := stream.events(linkCtx)
 
-	events := make(chan feedEvent)
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			ev, err := stream.next()
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case events <- ev:
-			case <-linkCtx.Done():
-				return
-			}
-		}
-	}()
-
-	idle := time.NewTimer(feedIdle)
+	idle := s.clock.NewTimer(feedIdle)
 	defer idle.Stop()
-	heartbeat := time.NewTicker(s.interval)
+	heartbeat := s.clock.NewTicker(s.interval)
 	defer heartbeat.Stop()
 	pending := map[string]bool{}
 	for {
@@ -233,11 +218,11 @@ func (s *Service) link(ctx context.Context) error {
 				return err
 			}
 			return &OriginError{State: StateUnreachable, Detail: "the live feed broke off (" + rootCause(err) + ")"}
-		case <-idle.C:
+		case <-idle.C():
 			return &OriginError{State: StateUnreachable, Detail: fmt.Sprintf("the live feed went silent for %s", feedIdle)}
 		case <-s.relink:
 			return errRelink
-		case <-heartbeat.C:
+		case <-heartbeat.C():
 			// The hello keeps the token alive (every use resets its 14
 			// days) and refreshes the owner's permissions.
 			hello, err := s.cl().Hello(ctx)
@@ -248,46 +233,54 @@ func (s *Service) link(ctx context.Context) error {
 				return err
 			}
 		case <-s.kick:
-			for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
-				pending[kind] = true
-			}
+			markEverything(pending)
 			if err := s.apply(ctx, pending, s.cursor.Load(), hello); err != nil {
 				return err
 			}
 		case ev := <-events:
 			idle.Reset(feedIdle)
-			switch ev.Name {
-			case EventResync:
-				c, err := ev.cursor()
-				if err != nil {
-					return err
-				}
-				// Everything, then carry on from the origin's cursor.
-				s.log.Info("leaf resyncing everything from the origin", "origin", s.cl().Origin(), "cursor", s.cursor.Load(), "origin_cursor", c)
-				for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
-					pending[kind] = true
-				}
-				if err := s.apply(ctx, pending, c, hello); err != nil {
-					return err
-				}
-			case EventChange:
-				var fc FeedChange
-				if json.Unmarshal(ev.Data, &fc) != nil || fc.Kind == "" {
-					return &OriginError{State: StateUnreachable, Detail: "the origin's change event is not what a knot origin sends"}
-				}
-				pending[fc.Kind] = true
-			case EventPing:
-				// A ping ends every batch of changes: apply the batch, then
-				// record the cursor the origin reached.
-				c, err := ev.cursor()
-				if err != nil {
-					return err
-				}
-				if err := s.apply(ctx, pending, c, hello); err != nil {
-					return err
-				}
+			if err := s.onEvent(ctx, ev, pending, hello); err != nil {
+				return err
 			}
 		}
+	}
+}
+
+// onEvent handles one event of the feed: a change is noted in pending,
+// and the ping that ends each batch (or a resync) applies what is pending.
+func (s *Service) onEvent(ctx context.Context, ev feedEvent, pending map[string]bool, hello *Hello) error {
+	switch ev.Name {
+	case EventResync:
+		c, err := ev.cursor()
+		if err != nil {
+			return err
+		}
+		// Everything, then carry on from the origin's cursor.
+		s.log.Info("leaf resyncing everything from the origin", "origin", s.cl().Origin(), "cursor", s.cursor.Load(), "origin_cursor", c)
+		markEverything(pending)
+		return s.apply(ctx, pending, c, hello)
+	case EventChange:
+		var fc FeedChange
+		if json.Unmarshal(ev.Data, &fc) != nil || fc.Kind == "" {
+			return &OriginError{State: StateUnreachable, Detail: "the origin's change event is not what a knot origin sends"}
+		}
+		pending[fc.Kind] = true
+	case EventPing:
+		// A ping ends every batch of changes: apply the batch, then
+		// record the cursor the origin reached.
+		c, err := ev.cursor()
+		if err != nil {
+			return err
+		}
+		return s.apply(ctx, pending, c, hello)
+	}
+	return nil
+}
+
+// markEverything marks every kind of change that a full fetch covers.
+func markEverything(pending map[string]bool) {
+	for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
+		pending[kind] = true
 	}
 }
 
@@ -308,14 +301,11 @@ func (s *Service) apply(ctx context.Context, pending map[string]bool, cursor int
 			return err
 		}
 	}
-	if pending[models.ChangeTemplates] {
-		if err := s.syncTemplates(ctx); err != nil {
-			return err
-		}
-	}
-	if pending[models.ChangeVariables] {
-		if err := s.syncVariables(ctx); err != nil {
-			return err
+	for _, m := range mirrors {
+		if pending[m.kind] {
+			if err := m.sync(ctx, s); err != nil {
+				return err
+			}
 		}
 	}
 	clear(pending)
@@ -332,7 +322,7 @@ func (s *Service) apply(ctx context.Context, pending map[string]bool, cursor int
 // refreshOwner stores what the origin said about the token's owner.
 func (s *Service) refreshOwner(ctx context.Context, hello *Hello) error {
 	owner := hello.User
-	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.now().UTC()); err != nil {
+	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.clock.Now().UTC()); err != nil {
 		return localError("refresh the token owner's permissions", err)
 	}
 	return nil
@@ -340,7 +330,7 @@ func (s *Service) refreshOwner(ctx context.Context, hello *Hello) error {
 
 // connected records a healthy link.
 func (s *Service) connected(hello *Hello) {
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	s.failMu.Lock()
 	s.failures = 0
 	s.failMu.Unlock()
@@ -380,36 +370,12 @@ func (s *Service) sync(ctx context.Context) error {
 	if err := s.refreshOwner(ctx, hello); err != nil {
 		return err
 	}
-	if err := s.syncTemplates(ctx); err != nil {
-		return err
-	}
-	if err := s.syncVariables(ctx); err != nil {
-		return err
+	for _, m := range mirrors {
+		if err := m.sync(ctx, s); err != nil {
+			return err
+		}
 	}
 	s.connected(hello)
-	return nil
-}
-
-// syncTemplates refreshes the cached cluster templates: If-None-Match with
-// the last ETag, a wholesale replace on 200.
-func (s *Service) syncTemplates(ctx context.Context) error {
-	etag, _, err := models.ClusterSyncState(ctx, s.db)
-	if err != nil {
-		return localError("read the template cache", err)
-	}
-	list, newETag, notModified, err := s.cl().Templates(ctx, etag)
-	if err != nil {
-		return err
-	}
-	now := s.now().UTC()
-	if notModified {
-		err = models.MarkClusterTemplatesFresh(ctx, s.db, now)
-	} else {
-		err = models.ReplaceClusterTemplates(ctx, s.db, toCache(list), newETag, now)
-	}
-	if err != nil {
-		return localError("store the origin's templates", err)
-	}
 	return nil
 }
 
@@ -418,33 +384,9 @@ func localError(what string, err error) error {
 	return &OriginError{State: StateUnreachable, Local: true, Detail: fmt.Sprintf("this leaf could not %s: %v", what, err)}
 }
 
-// syncVariables refreshes the cached cluster variables like the templates:
-// If-None-Match with the last ETag, a wholesale replace on 200.
-func (s *Service) syncVariables(ctx context.Context) error {
-	etag, err := models.ClusterVariablesETag(ctx, s.db)
-	if err != nil {
-		return localError("read the variable cache", err)
-	}
-	list, newETag, notModified, err := s.cl().Variables(ctx, etag)
-	if err != nil {
-		return err
-	}
-	if notModified {
-		return nil
-	}
-	in := make([]models.ClusterVariableInput, 0, len(list))
-	for _, v := range list {
-		in = append(in, models.ClusterVariableInput{OriginID: v.ID, Name: v.Name, Value: v.Value, Zones: v.Zones, Protected: v.Protected, UpdatedAt: v.UpdatedAt})
-	}
-	if err := models.ReplaceClusterVariables(ctx, s.db, s.vault, in, newETag); err != nil {
-		return localError("store the origin's variables", err)
-	}
-	return nil
-}
-
 func (s *Service) failed(err error) {
 	state, msg := describe(err, s.cl().Origin())
-	now := s.now()
+	now := s.clock.Now()
 	s.failMu.Lock()
 	s.failures++
 	n := s.failures
@@ -470,185 +412,4 @@ func (s *Service) wake() {
 	case s.kick <- struct{}{}:
 	default:
 	}
-}
-
-func toCache(list []Template) []models.ClusterTemplate {
-	out := make([]models.ClusterTemplate, 0, len(list))
-	for _, t := range list {
-		updated := t.UpdatedAt.UTC()
-		zones := t.Zones
-		if zones == nil {
-			zones = []string{}
-		}
-		out = append(out, models.ClusterTemplate{
-			OriginID: t.ID, Name: t.Name, Description: t.Description, Zones: zones,
-			Active: t.Active, Body: t.Body, UpdatedAt: &updated,
-		})
-	}
-	return out
-}
-
-// SignInError is a refused sign-in on a leaf: the HTTP status to answer
-// with and the message to show beside the form.
-type SignInError struct {
-	Status     int
-	Message    string
-	RetryAfter time.Duration
-}
-
-func (e *SignInError) Error() string { return e.Message }
-
-// Messages a person sees when a sign-in on the leaf is refused.
-const (
-	MsgBadCredentials = "The email or password is incorrect."
-	msgDisabledHere   = "This account is disabled on this leaf. Ask the leaf's administrator to enable it."
-	MsgOfflineUnknown = "The cluster cannot be reached right now. While it is away, only people who signed in on this leaf in the last 14 days can sign in."
-)
-
-// SignIn forwards a sign-in to the origin. When the origin accepts, the
-// leaf keeps a local copy of the user (with a bcrypt of this password for
-// offline use) and returns it. When the origin is unreachable, a user who
-// signed in here through the origin within OfflineWindow may sign in with
-// the same password. When the origin says no, the answer is no.
-func (s *Service) SignIn(ctx context.Context, email, password string) (*models.User, error) {
-	// What is not an address reaches no account here or on the origin: it
-	// is not sent there.
-	email, msg := models.NormalizeEmail(email)
-	if msg != "" || password == "" {
-		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
-	}
-	if s.linkDown() {
-		// The live link is down and retrying by itself (within seconds):
-		// do not make a person wait on an origin that is known to be away.
-		return s.offlineSignIn(ctx, email, password)
-	}
-	ans, err := s.cl().Authenticate(ctx, email, password)
-	if err == nil {
-		ou := ans.User
-		// The old offline copy goes now (the password may have changed);
-		// the new one is made after the answer, off the request path: the
-		// origin's bcrypt is the one a person waits for.
-		loginAt := s.now().UTC().Truncate(time.Microsecond)
-		u, err := models.UpsertOriginUser(ctx, s.db, models.OriginUser{
-			ID: ou.ID, Username: ou.Username, Email: ou.Email, Roles: ou.Roles, Permissions: ou.Permissions,
-		}, "", loginAt)
-		if err != nil {
-			return nil, err
-		}
-		s.background.Go(func() { s.keepOfflinePassword(u.ID, loginAt, password, ans.PasswordCost) })
-		if !s.Status().Healthy() {
-			s.wake()
-		}
-		if !u.Active {
-			return nil, &SignInError{Status: http.StatusForbidden, Message: msgDisabledHere}
-		}
-		return u, nil
-	}
-	var oe *OriginError
-	if !errors.As(err, &oe) {
-		return nil, err
-	}
-	switch {
-	case requestRefused(oe):
-		// The origin is up and said the request itself was wrong (too
-		// large, malformed): that is nothing to do with the link, and
-		// nothing a visitor's sign-in may use to flip the leaf's status.
-		msg := oe.Message
-		if msg == "" || len(msg) > 300 {
-			msg = http.StatusText(oe.Status)
-		}
-		return nil, &SignInError{Status: http.StatusBadRequest, Message: "The cluster could not check this sign-in: " + msg}
-	case oe.Status == http.StatusTooManyRequests:
-		secs := max(int(oe.RetryAfter.Seconds()), 1)
-		return nil, &SignInError{Status: http.StatusTooManyRequests, RetryAfter: oe.RetryAfter,
-			Message: fmt.Sprintf("Too many sign-in attempts. Try again in %d seconds.", secs)}
-	case oe.Code == CodeLoginRefused:
-		if err := models.ForgetOfflinePassword(ctx, s.db, email); err != nil {
-			s.log.Error("forget the offline password of a refused sign-in", "err", err)
-		}
-		msg := oe.Message
-		if msg == "" || len(msg) > 300 {
-			msg = MsgBadCredentials
-		}
-		status := http.StatusUnauthorized
-		if oe.Status == http.StatusForbidden {
-			status = http.StatusForbidden
-		}
-		return nil, &SignInError{Status: status, Message: msg}
-	case oe.State == StateUnreachable, oe.State == StateUntrustedCertificate:
-		// An origin whose certificate does not verify never saw the
-		// password: for signing in it is as good as away.
-		s.failed(err)
-		return s.offlineSignIn(ctx, email, password)
-	default:
-		// The origin is there but will not serve this leaf: no offline
-		// fallback, since the origin may have cut this leaf off on purpose.
-		s.failed(err)
-		// The sign-in page is for visitors: no origin address or settings
-		// here; the signed-in status page has the detail.
-		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: "Signing in through the cluster is not possible right now: this leaf is not connected to it. Ask the leaf's administrator to check its status."}
-	}
-}
-
-// linkDown reports whether the link to the origin has failed since it last
-// worked: then sign-ins are checked offline at once.
-func (s *Service) linkDown() bool {
-	s.failMu.Lock()
-	down := s.failures > 0
-	s.failMu.Unlock()
-	// Only an origin that is away (or whose certificate fails, so that it
-	// never sees a password) allows offline sign-in. One that said no (a
-	// rejected token, leaf nodes disabled) must be asked again, and its
-	// refusal stands.
-	st := s.Status().State
-	return down && (st == StateUnreachable || st == StateUntrustedCertificate)
-}
-
-// requestRefused reports whether the origin answered a sign-in check with a
-// client error about the request itself, rather than a verdict on the
-// credentials or a problem with the link or the token.
-func requestRefused(oe *OriginError) bool {
-	if oe.Status < 400 || oe.Status > 499 || oe.Code != "" {
-		return false
-	}
-	switch oe.Status {
-	case http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestTimeout, http.StatusTooManyRequests:
-		return false
-	}
-	return true
-}
-
-// keepOfflinePassword stores this leaf's own bcrypt of a password the
-// origin accepted, at no lower a cost than the origin's, for offline sign-in.
-func (s *Service) keepOfflinePassword(userID uint, loginAt time.Time, password string, cost int) {
-	hash, err := models.HashPasswordCost(password, cost)
-	if err == nil {
-		err = models.SetOfflinePassword(context.Background(), s.db, userID, loginAt, hash)
-	}
-	if err != nil {
-		s.log.Error("keep the offline copy of a password the origin accepted", "user_id", userID, "err", err)
-	}
-}
-
-// WaitBackground waits for work started after a sign-in (the offline
-// password copy) to finish.
-func (s *Service) WaitBackground() { s.background.Wait() }
-
-func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*models.User, error) {
-	u, err := models.OfflineSignInCandidate(ctx, s.db, email, s.now().Add(-OfflineWindow))
-	if errors.Is(err, models.ErrNotFound) {
-		models.CheckPassword("", password) // same work as a real check
-		return nil, &SignInError{Status: http.StatusServiceUnavailable, Message: MsgOfflineUnknown}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !models.CheckPassword(u.OfflinePasswordHash, password) {
-		return nil, &SignInError{Status: http.StatusUnauthorized, Message: MsgBadCredentials}
-	}
-	if !u.Active {
-		return nil, &SignInError{Status: http.StatusForbidden, Message: msgDisabledHere}
-	}
-	s.log.Info("signed in while the origin is unreachable", "user_id", u.ID)
-	return u, nil
 }

@@ -3,18 +3,15 @@ package leaf
 import (
 	"context"
 	"crypto/rand"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
 )
@@ -42,12 +39,7 @@ func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
 	})
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "origin.crt")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
-	cfg := config.Default()
-	cfg.Server.Origin.Server = config.URLList(srv.URL)
-	cfg.Server.Origin.Token = "s3cr3t-tok"
-	cfg.Server.Origin.CAFile = caFile
+	cfg := leafOf(t, srv)
 
 	db, err := models.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "leaf.db"))
 	if err != nil {
@@ -57,7 +49,7 @@ func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
 	key := make([]byte, vault.KeySize)
 	rand.Read(key)
 	v, _ := vault.New(key)
-	s, err := NewService(&cfg, db, v, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", time.Now)
+	s, err := NewService(&cfg, db, v, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", clock.System())
 	if err != nil {
 		t.Fatal(err)
 	}

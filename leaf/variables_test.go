@@ -23,12 +23,7 @@ type lvar struct {
 
 func variables(t *testing.T, c *knottest.Client) map[string][]lvar {
 	t.Helper()
-	res := c.Get("/api/templatevars")
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/templatevars = %d %s", res.StatusCode, res.Body)
-	}
-	var list []lvar
-	res.JSON(t, &list)
+	list := getJSON[[]lvar](t, c, "/api/templatevars")
 	out := map[string][]lvar{}
 	for _, v := range list {
 		out[v.Name] = append(out[v.Name], v)
@@ -49,15 +44,9 @@ func mkVar(t *testing.T, c *knottest.Client, body map[string]any) float64 {
 
 func preview(t *testing.T, c *knottest.Client, path string) string {
 	t.Helper()
-	res := c.Get(path)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d %s", path, res.StatusCode, res.Body)
-	}
-	var p struct {
+	return getJSON[struct {
 		Body string `json:"body"`
-	}
-	res.JSON(t, &p)
-	return p.Body
+	}](t, c, path).Body
 }
 
 func TestLeafVariables(t *testing.T) {

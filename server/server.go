@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/feed"
 	"github.com/knot-dev/knot/handlers"
@@ -33,8 +35,9 @@ var Version = "0.1.0"
 
 // Options are what tests vary; the zero value is right for production.
 type Options struct {
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is what the handlers read the time from and what the
+	// background jobs' timers run on; nil means the system clock.
+	Clock clock.Clock
 }
 
 // Server is one running knot server.
@@ -52,13 +55,17 @@ type Server struct {
 	handler   http.Handler
 	tlsCert   *tls.Certificate
 	leaf      *leaf.Service
-	stopJobs  context.CancelFunc
-	jobsDone  chan struct{}
-	metrics   metricsListener
+	clock     clock.Clock
+	// jobsMu guards stopJobs, so that Start and Close may race.
+	jobsMu   sync.Mutex
+	stopJobs context.CancelFunc
+	jobs     sync.WaitGroup
+	metrics  metricsListener
 }
 
 // New builds a server: it opens and migrates the database, fills in the
-// encryption key and certificate, and wires the handlers.
+// encryption key and certificate, and wires the handlers. It starts no
+// work of its own: Start runs the background jobs, Serve answers requests.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	lock, err := lockDataDir(cfg.DataDir(), cfg.Server.SQLite.Path)
 	if err != nil {
@@ -74,14 +81,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 }
 
 func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.System()
 	}
 	secrets, err := openVault(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, vault: secrets}
+	s := &Server{cfg: cfg, log: log, vault: secrets, clock: opts.Clock}
 	if cfg.Server.TLS.UseTLS {
 		cert, err := loadCertificate(&cfg, log)
 		if err != nil {
@@ -111,13 +118,81 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 
-	sessions := scs.New()
+	sessions, stopStore := newSessions(&cfg, db, sqlDB, log)
+	s.stopStore = stopStore
+
+	var leafSvc *leaf.Service
+	if cfg.IsLeaf() {
+		if leafSvc, err = leaf.NewService(&s.cfg, db, secrets, log, Version, opts.Clock); err != nil {
+			models.Close(db)
+			return nil, err
+		}
+	}
+	m, err := s.setupMetrics(sqlDB, leafSvc, opts.Clock.Now)
+	if err != nil {
+		s.stopStore()
+		models.Close(db)
+		return nil, err
+	}
+	// A leaf serves no feed of its own; an origin's hub wakes the feeds
+	// its leaves hold open.
+	var hub *feed.Hub
+	if !cfg.IsLeaf() {
+		listen := ""
+		if cfg.Server.Postgres.Enabled {
+			listen = cfg.Server.Postgres.DSN
+		}
+		hub = feed.New(db, listen, log, opts.Clock)
+	}
+	s.hub = hub
+	h := handlers.New(handlers.Deps{
+		Hub:      hub,
+		Metrics:  m,
+		Leaf:     leafSvc,
+		DB:       db,
+		Sessions: sessions,
+		Config:   &s.cfg,
+		Vault:    secrets,
+		Logger:   log,
+		Version:  Version,
+		Now:      opts.Clock.Now,
+	})
+	s.handlers = h
+	s.handler = h.Routes()
+	s.leaf = leafSvc
+	return s, nil
+}
+
+// Start runs the background jobs until ctx is cancelled or Close is
+// called: the sweep of expired API tokens, on an origin the watch for new
+// changes that wakes its leaves' feeds, and on a leaf the live link to its
+// origin. A second call does nothing.
+func (s *Server) Start(ctx context.Context) {
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	if s.stopJobs != nil {
+		return
+	}
+	ctx, s.stopJobs = context.WithCancel(ctx)
+	if s.leaf != nil {
+		s.jobs.Go(func() { s.leaf.Run(ctx) })
+	}
+	if s.hub != nil {
+		s.jobs.Go(func() { s.hub.Run(ctx) })
+	}
+	s.jobs.Go(func() { s.handlers.SweepLoop(ctx, s.clock) })
+}
+
+// newSessions is the session manager, its store in the server's database;
+// stop ends the store's cleanup of expired sessions.
+func newSessions(cfg *config.Config, db *gorm.DB, sqlDB *sql.DB, log *slog.Logger) (sessions *scs.SessionManager, stop func()) {
+	sessions = scs.New()
 	if models.IsPostgres(db) {
 		store := postgresstore.NewWithCleanupInterval(sqlDB, 10*time.Minute)
-		sessions.Store, s.stopStore = store, store.StopCleanup
+		sessions.Store, stop = store, store.StopCleanup
 	} else {
 		store := sqlite3store.NewWithCleanupInterval(sqlDB, 10*time.Minute)
-		sessions.Store, s.stopStore = store, store.StopCleanup
+		sessions.Store, stop = store, store.StopCleanup
 	}
 	sessions.Lifetime = 7 * 24 * time.Hour
 	// No scs IdleTimeout: it rewrites the session row on every request.
@@ -138,55 +213,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		log.Error("session store", "err", err)
 		http.Error(w, "The session store failed; try again in a moment.", http.StatusInternalServerError)
 	}
-
-	var leafSvc *leaf.Service
-	if cfg.IsLeaf() {
-		if leafSvc, err = leaf.NewService(&s.cfg, db, secrets, log, Version, opts.Now); err != nil {
-			models.Close(db)
-			return nil, err
-		}
-	}
-	m, err := s.setupMetrics(sqlDB, leafSvc, opts.Now)
-	if err != nil {
-		s.stopStore()
-		models.Close(db)
-		return nil, err
-	}
-	// A leaf serves no feed of its own; an origin's hub wakes the feeds
-	// its leaves hold open.
-	var hub *feed.Hub
-	if !cfg.IsLeaf() {
-		listen := ""
-		if cfg.Server.Postgres.Enabled {
-			listen = cfg.Server.Postgres.DSN
-		}
-		hub = feed.New(db, listen, log)
-	}
-	s.hub = hub
-	h := handlers.New(handlers.Deps{
-		Hub:      hub,
-		Metrics:  m,
-		Leaf:     leafSvc,
-		DB:       db,
-		Sessions: sessions,
-		Config:   &s.cfg,
-		Vault:    secrets,
-		Logger:   log,
-		Version:  Version,
-		Now:      opts.Now,
-	})
-	s.handlers = h
-	s.handler = h.Routes()
-	s.leaf = leafSvc
-
-	jobsCtx, cancel := context.WithCancel(context.Background())
-	s.stopJobs = cancel
-	s.jobsDone = make(chan struct{})
-	go func() {
-		defer close(s.jobsDone)
-		h.RunBackground(jobsCtx)
-	}()
-	return s, nil
+	return sessions, stop
 }
 
 // warnUnusableEmails names the accounts whose stored email nobody can sign
@@ -284,10 +311,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops background jobs and closes the database.
+// Close stops the background jobs, waits for them (they use the
+// database), and closes the database. It works whether Start ran or not.
 func (s *Server) Close() error {
-	s.stopJobs()
-	<-s.jobsDone
+	s.jobsMu.Lock()
+	if s.stopJobs != nil {
+		s.stopJobs()
+	}
+	// The database is about to close: a late Start must run nothing.
+	s.stopJobs = func() {}
+	s.jobsMu.Unlock()
+	s.jobs.Wait()
+	if s.leaf != nil {
+		// A sign-in may have left work behind even if Start never ran.
+		s.leaf.WaitBackground()
+	}
 	s.stopStore()
 	s.closeMetricsListener()
 	err := models.Close(s.db)

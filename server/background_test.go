@@ -1,0 +1,49 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/server"
+)
+
+// The sweep runs on the server's clock: moving that clock past a token's
+// lifetime and the sweep interval deletes the token, with no real wait.
+func TestTheTokenSweepRunsWhenTheServersClockReachesIt(t *testing.T) {
+	clk := knottest.NewClock()
+	srv := knottest.Start(t, knottest.Config(t), knottest.WithTimersOn(clk))
+	id, _ := srv.SetupAdmin().CreateAPIToken("left unused")
+	tokens := func() (n int64) {
+		if err := srv.Server.DB().Raw(`SELECT COUNT(*) FROM api_tokens WHERE id = ?`, id).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if tokens() != 1 {
+		t.Fatal("the new token is not stored")
+	}
+	// Two tickers: the sweep's and the change feed's poll.
+	knottest.AwaitTimers(t, clk, 2)
+	clk.Advance(models.TokenLifetime + srv.Cfg.Server.TokenSweepInterval.D() + time.Second)
+	knottest.Eventually(t, "the sweep to delete the expired token", func() bool { return tokens() == 0 })
+}
+
+// A server that was built but never started runs no jobs, and closes.
+func TestAServerNeverStartedClosesCleanly(t *testing.T) {
+	clk := knottest.NewClock()
+	cfg := knottest.Config(t)
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), server.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("a server that was not started armed %d timers", n)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
