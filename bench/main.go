@@ -430,6 +430,7 @@ func start(dataDir string, o options, edit func(*config.Config)) (*instance, err
 	if err != nil {
 		return nil, err
 	}
+	srv.Start(context.Background())
 	sqlDB, err := srv.DB().DB()
 	if err != nil {
 		srv.Close()

@@ -40,7 +40,12 @@ const lastSeenEvery = time.Minute
 func (h *Handlers) identify(c *gin.Context) {
 	ctx := webctx.WithApp(c.Request.Context(), h.appInfo())
 	if isAPI(c) && c.GetHeader("Authorization") != "" {
-		ident, ok := h.bearerIdentity(ctx, c)
+		// The look-ups run without the request's cancellation: with a
+		// cancellable context database/sql and the SQLite driver each
+		// start a goroutine per query and per row to watch it, which
+		// costs more than these single indexed rows (microseconds, so a
+		// client that hangs up is noticed by the handler a moment later).
+		ident, ok := h.bearerIdentity(context.WithoutCancel(ctx), c)
 		if !ok {
 			return
 		}

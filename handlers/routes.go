@@ -10,11 +10,13 @@ import (
 
 // Routes returns the whole HTTP handler: security headers around the
 // health probes, the static files, and for everything else cross-origin
-// protection around the session manager around the Gin engine. Sessions wrap the engine at the
-// http.Handler level so Set-Cookie is written before Gin flushes headers.
+// protection around the session manager (which bearer-token API calls
+// skip: see withSessions) around the Gin engine. Sessions wrap the engine
+// at the http.Handler level so Set-Cookie is written before Gin flushes
+// headers.
 func (h *Handlers) Routes() http.Handler {
 	var handler http.Handler = h.engine()
-	handler = h.sessions.LoadAndSave(handler)
+	handler = h.withSessions(handler)
 	handler = http.NewCrossOriginProtection().Handler(handler)
 	handler = h.withOriginScheme(handler)
 	// The probes and the static files stay outside sessions: see

@@ -35,7 +35,10 @@ func (tc *templateListCache) get(ctx context.Context, f models.TemplateFilter, l
 	cacheable := tc != nil && f.Query == "" && !f.IncludeCluster
 	var cursor int64
 	if cacheable {
-		_, latest, err := tc.bounds.Bounds(ctx)
+		// Without the request's cancellation, as in identify: watching
+		// it would cost database/sql and the SQLite driver a goroutine
+		// each, more than this one-row query.
+		_, latest, err := tc.bounds.Bounds(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, err
 		}

@@ -14,8 +14,11 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -118,6 +121,11 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	signIns  *prometheus.CounterVec
 	refused  *prometheus.CounterVec
+
+	// series holds the request series seen so far, see seriesFor;
+	// seriesMu serialises adding to it.
+	series   atomic.Pointer[map[seriesKey]series]
+	seriesMu sync.Mutex
 }
 
 // New builds the metrics and their registry.
@@ -163,6 +171,7 @@ func New(o Options) *Metrics {
 	for reason := range refusals {
 		m.refused.WithLabelValues(reason)
 	}
+	m.series.Store(&map[seriesKey]series{})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info", Help: "Always 1; the version label says which knot is running.",
 		ConstLabels: prometheus.Labels{"version": o.Version},
@@ -210,10 +219,48 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 		if route == "" {
 			route = RouteUnmatched
 		}
-		method := oneOf(methods, c.Request.Method)
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		s := m.seriesFor(seriesKey{route, oneOf(methods, c.Request.Method), c.Writer.Status()})
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
 	}
+}
+
+// seriesKey names the series of one kind of answer.
+type seriesKey struct {
+	route, method string
+	code          int
+}
+
+// series is the counter and the histogram an answer of one kind goes to.
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// seriesFor returns the series of k. Looking them up by label values
+// hashes the values and takes the vector's lock on every request; the
+// kinds of answer are few (route patterns × methods × codes) and soon all
+// seen, so they are kept in a map that requests only read, copied when a
+// new kind appears.
+func (m *Metrics) seriesFor(k seriesKey) series {
+	if s, ok := (*m.series.Load())[k]; ok {
+		return s
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	known := *m.series.Load()
+	if s, ok := known[k]; ok {
+		return s
+	}
+	s := series{
+		requests: m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.code)),
+		duration: m.duration.WithLabelValues(k.route, k.method),
+	}
+	next := make(map[seriesKey]series, len(known)+1)
+	maps.Copy(next, known)
+	next[k] = s
+	m.series.Store(&next)
+	return s
 }
 
 // SignIn counts one sign-in attempt: via is ViaWeb or ViaLeaf, outcome one

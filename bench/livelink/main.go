@@ -62,6 +62,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/bench/internal/host"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
@@ -183,7 +184,7 @@ type row struct {
 func run(ctx context.Context, o options, rows *[]row) error {
 	fmt.Printf("knot livelink  %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("machine: %s\n", machine())
-	fmt.Printf("go: %s  load average: %s\n", runtime.Version(), loadavg())
+	fmt.Printf("go: %s  load average: %s\n", runtime.Version(), host.LoadAvg())
 	fmt.Printf("command: %s\n\n", strings.Join(os.Args, " "))
 
 	dir, err := os.MkdirTemp("", "knot-livelink-")
@@ -212,7 +213,7 @@ func run(ctx context.Context, o options, rows *[]row) error {
 			return err
 		}
 	}
-	fmt.Printf("\nload average at the end: %s\n", loadavg())
+	fmt.Printf("\nload average at the end: %s\n", host.LoadAvg())
 	return nil
 }
 
@@ -660,15 +661,7 @@ func fmtDur(d time.Duration) string {
 // ---- the machine ----
 
 func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
+	cpu := host.CPUModel()
 	mem := ""
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
@@ -680,16 +673,4 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, NumCPU=%d, GOMAXPROCS=%d%s, %s/%s", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.GOOS, runtime.GOARCH)
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

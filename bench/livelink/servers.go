@@ -24,6 +24,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the throwaway database
 
+	"github.com/knot-dev/knot/bench/internal/send"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/server"
 )
@@ -92,6 +93,7 @@ func startNode(name string, cfg config.Config, addr string, logw io.Writer) (*no
 		closeRaw()
 		return nil, fmt.Errorf("%s: start: %w", name, err)
 	}
+	srv.Start(context.Background())
 	if raw == nil {
 		if raw, err = listenRetry(addr); err != nil {
 			srv.Close()
@@ -289,18 +291,7 @@ func call(ctx context.Context, c *http.Client, method, target, contentType, body
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for _, h := range headers {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := c.Do(req)
+	res, err := send.Do(ctx, c, method, target, contentType, r, headers...)
 	if err != nil {
 		return 0, nil, err
 	}

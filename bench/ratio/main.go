@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/knot-dev/knot/bench/internal/host"
 )
 
 // clkTck is USER_HZ: /proc/PID/stat counts CPU time in these ticks.
@@ -172,7 +174,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(tmp)
 	h := &harness{o: o, tmp: tmp, wrkLua: filepath.Join(tmp, "summary.lua")}
-	h.r.loadStart = loadAvg()
+	h.r.loadStart = host.LoadAvg()
 	if err := os.WriteFile(h.wrkLua, []byte(wrkScript), 0o600); err != nil {
 		return err
 	}
@@ -185,7 +187,7 @@ func run(ctx context.Context, o options) error {
 	if err := h.measure(ctx); err != nil {
 		return err
 	}
-	h.r.loadEnd = loadAvg()
+	h.r.loadEnd = host.LoadAvg()
 	h.report()
 	if n := len(h.r.failures); n > 0 {
 		return fmt.Errorf("%d scenario(s) failed; the report says which", n)
@@ -369,6 +371,20 @@ func (h *harness) measure(ctx context.Context) error {
 		}
 	}
 
+	// rounds runs o.rounds yardstick/knot/yardstick triplets on path with
+	// the bearer token; perf names knot's profile ("" for none).
+	rounds := func(path, perf string) ([]triplet, error) {
+		var ts []triplet
+		for range o.rounds {
+			t, err := h.throughput(ctx, knot, spec(path, perf, bearer))
+			if err != nil {
+				return ts, err
+			}
+			ts = append(ts, t)
+		}
+		return ts, nil
+	}
+
 	// Each scenario below stands alone: one that fails is reported as
 	// such and the others still run (unless knot itself has exited).
 	step := func(name string, f func() error) error {
@@ -390,29 +406,17 @@ func (h *harness) measure(ctx context.Context) error {
 		name string
 		f    func() error
 	}{
-		{"bearer whoami", func() error {
+		{"bearer whoami", func() (err error) {
 			h.progress("bearer GET /api/users/whoami")
-			for range o.rounds {
-				t, err := h.throughput(ctx, knot, spec("/api/users/whoami", "whoami", bearer))
-				if err != nil {
-					return err
-				}
-				h.r.whoami = append(h.r.whoami, t)
-				h.r.tokenUses += t.k.Requests
-			}
-			return nil
+			h.r.whoami, err = rounds("/api/users/whoami", "whoami")
+			h.r.tokenUses += knotRequests(h.r.whoami)
+			return err
 		}},
-		{"bearer templates", func() error {
+		{"bearer templates", func() (err error) {
 			h.progress("bearer GET /api/templates (%d templates)", o.templates)
-			for range o.rounds {
-				t, err := h.throughput(ctx, knot, spec("/api/templates", "templates", bearer))
-				if err != nil {
-					return err
-				}
-				h.r.templates = append(h.r.templates, t)
-				h.r.tokenUses += t.k.Requests
-			}
-			return nil
+			h.r.templates, err = rounds("/api/templates", "templates")
+			h.r.tokenUses += knotRequests(h.r.templates)
+			return err
 		}},
 		{"API Tokens page", func() error {
 			h.progress("API Tokens page, %d tokens, one connection", o.tokens)
@@ -435,7 +439,7 @@ func (h *harness) measure(ctx context.Context) error {
 			return nil
 		}},
 		{"sign-in on a leaf and on the origin", func() error { return h.signIns(ctx, node, knot, fx) }},
-		{"soak", func() error {
+		{"soak", func() (err error) {
 			if o.soak == 0 {
 				return nil
 			}
@@ -462,14 +466,8 @@ func (h *harness) measure(ctx context.Context) error {
 				rate = l.rps()
 			}
 			h.progress("bearer GET /api/users/whoami again, after %d uses of the token", h.r.tokenUses)
-			for range o.rounds {
-				t, err := h.throughput(ctx, knot, spec("/api/users/whoami", "", bearer))
-				if err != nil {
-					return err
-				}
-				h.r.whoamiLate = append(h.r.whoamiLate, t)
-			}
-			return nil
+			h.r.whoamiLate, err = rounds("/api/users/whoami", "")
+			return err
 		}},
 	}
 	for _, st := range steps {
@@ -623,6 +621,15 @@ func ratios(ts []triplet) (mean, lo, hi float64) {
 	return mean / float64(len(ts)), lo, hi
 }
 
+// knotRequests is how many requests knot answered in the triplets.
+func knotRequests(ts []triplet) int64 {
+	var n int64
+	for _, t := range ts {
+		n += t.k.Requests
+	}
+	return n
+}
+
 // cpuPerReq is the knot process's CPU per request over the triplets.
 func cpuPerReq(ts []triplet) time.Duration {
 	var c time.Duration
@@ -643,7 +650,7 @@ func (h *harness) report() {
 	}
 	fmt.Printf("### knot ÷ yardstick%s\n\n", label)
 	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Printf("- CPU: %s, %d cores (NumCPU); clock tick %d Hz\n", cpuModel(), runtime.NumCPU(), clkTck)
+	fmt.Printf("- CPU: %s, %d cores (NumCPU); clock tick %d Hz\n", host.CPUModel(), runtime.NumCPU(), clkTck)
 	fmt.Printf("- knot: %s (%s, built with %s); harness and yardstick %s %s/%s\n", o.knot, r.knotVersion, r.knotGo, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Printf("- load: wrk -t%d -c%d -d%s over HTTPS to 127.0.0.1; runs yardstick, knot, yardstick × %d round(s)\n", o.threads, o.conns, o.duration, o.rounds)
 	fmt.Printf("- load average (1, 5, 15 min) at start: %s; at the end: %s\n", r.loadStart, r.loadEnd)

@@ -16,7 +16,3 @@ func procCPUTicks(int) (int64, error) { return 0, errNoProc }
 func procMemKB(int) (rss, hwm int64, err error) { return 0, 0, errNoProc }
 
 func clockTicks() int64 { return 100 }
-
-func cpuModel() string { return "unknown" }
-
-func loadAvg() string { return "unknown" }

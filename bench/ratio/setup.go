@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/knot-dev/knot/bench/internal/send"
 )
 
 const (
@@ -66,18 +68,7 @@ func call(ctx context.Context, c *http.Client, method, u string, body any, want 
 		}
 		rd, ctype = bytes.NewReader(j), "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, err
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for _, h := range headers {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := c.Do(req)
+	res, err := send.Do(ctx, c, method, u, ctype, rd, headers...)
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +78,11 @@ func call(ctx context.Context, c *http.Client, method, u string, body any, want 
 		return nil, err
 	}
 	if res.StatusCode != want {
-		return b, fmt.Errorf("%s %s = %d, want %d: %.300s", method, req.URL.Path, res.StatusCode, want, b)
+		return b, fmt.Errorf("%s %s = %d, want %d: %.300s", method, res.Request.URL.Path, res.StatusCode, want, b)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return b, fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
+			return b, fmt.Errorf("%s %s: %w", method, res.Request.URL.Path, err)
 		}
 	}
 	return b, nil
