@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,21 +45,6 @@ func clusterConfig(t *testing.T, dsn, key string) config.Config {
 	return cfg
 }
 
-// created posts body as JSON, fails unless the answer is 201, and returns
-// the new item's id.
-func created(t *testing.T, c *knottest.Client, path string, body any) uint {
-	t.Helper()
-	res := c.JSONRequest(http.MethodPost, path, body)
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("POST %s: status %d: %s", path, res.StatusCode, res.Body)
-	}
-	var out struct {
-		ID uint `json:"id"`
-	}
-	res.JSON(t, &out)
-	return out.ID
-}
-
 type whoami struct {
 	ID       uint     `json:"id"`
 	Username string   `json:"username"`
@@ -92,16 +75,16 @@ func TestACopiedStandaloneKeepsWorkingOnPostgreSQL(t *testing.T) {
 	dsn := knottest.NewPostgresDatabase(t)
 	src := startStandalone(t)
 	admin := src.SetupAdmin()
-	created(t, admin, "/api/roles", map[string]any{"name": "Auditors", "permissions": []string{"view_leaf_nodes"}})
-	devID := created(t, admin, "/api/users", map[string]any{
+	admin.Created("/api/roles", map[string]any{"name": "Auditors", "permissions": []string{"view_leaf_nodes"}})
+	devID := admin.Created("/api/users", map[string]any{
 		"username": "dev", "email": devEmail, "password": devPassword, "roles": []string{"Developer", "Auditors"},
 	})
 	dev := src.Login(devEmail, devPassword)
 	adminTokenID, adminToken := admin.CreateAPIToken("ci")
 	devTokenID, devToken := dev.CreateAPIToken("laptop")
-	templateID := created(t, admin, "/api/templates", map[string]any{"name": "Go service", "body": "image: golang"})
-	created(t, admin, "/api/templatevars", map[string]any{"name": "REGISTRY", "value": "registry.internal"})
-	secretID := created(t, admin, "/api/templatevars", map[string]any{"name": "DB_PASSWORD", "value": "hunter2", "protected": true})
+	templateID := admin.Created("/api/templates", map[string]any{"name": "Go service", "body": "image: golang"})
+	admin.Created("/api/templatevars", map[string]any{"name": "REGISTRY", "value": "registry.internal"})
+	secretID := admin.Created("/api/templatevars", map[string]any{"name": "DB_PASSWORD", "value": "hunter2", "protected": true})
 	usersBefore := admin.Get("/api/users").Body
 	key, srcPath, srcURL := src.Cfg.Server.Encrypt, src.Cfg.Server.SQLite.Path, src.URL
 	src.Stop()
@@ -174,12 +157,12 @@ func TestACopiedStandaloneKeepsWorkingOnPostgreSQL(t *testing.T) {
 	if id, _ := newAdmin.CreateAPIToken("after the move"); id <= max(adminTokenID, devTokenID) {
 		t.Errorf("a new token got id %d, not after the copied ones", id)
 	}
-	if id := created(t, newAdmin, "/api/templates", map[string]any{"name": "Rust service", "body": "image: rust"}); id <= templateID {
+	if id := newAdmin.Created("/api/templates", map[string]any{"name": "Rust service", "body": "image: rust"}); id <= templateID {
 		t.Errorf("a new template got id %d, not after %d", id, templateID)
 	}
-	created(t, newAdmin, "/api/roles", map[string]any{"name": "Reviewers", "permissions": []string{}})
-	created(t, newAdmin, "/api/users", map[string]any{"username": "newcomer", "email": "new@example.com", "password": devPassword})
-	created(t, newAdmin, "/api/templatevars", map[string]any{"name": "REGION", "value": "eu"})
+	newAdmin.Created("/api/roles", map[string]any{"name": "Reviewers", "permissions": []string{}})
+	newAdmin.Created("/api/users", map[string]any{"username": "newcomer", "email": "new@example.com", "password": devPassword})
+	newAdmin.Created("/api/templatevars", map[string]any{"name": "REGION", "value": "eu"})
 
 	_, err = dbcopy.Copy(context.Background(), dbcopy.Options{SQLitePath: srcPath, PostgresDSN: dsn})
 	if err == nil || !strings.Contains(err.Error(), "not empty") || !strings.Contains(err.Error(), "users (3)") {
@@ -197,12 +180,7 @@ func TestAServerWithAnotherKeyRefusesToStartOnACopiedDatabase(t *testing.T) {
 		t.Fatalf("copy: %v", err)
 	}
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(context.Background(), clusterConfig(t, dsn, server.NewKey()), log, server.Options{})
-	if err == nil {
-		srv.Close()
-		t.Fatal("a server with another server.encrypt started on the copied database")
-	}
+	err := knottest.StartRefused(t, clusterConfig(t, dsn, server.NewKey()), "a server with another server.encrypt started on the copied database")
 	if !strings.Contains(err.Error(), "server.encrypt") {
 		t.Errorf("the refusal does not name server.encrypt: %v", err)
 	}

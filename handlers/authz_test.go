@@ -109,6 +109,12 @@ func probeID(format string, id func() uint) func() probeReq {
 	return func() probeReq { return probeReq{path: path(format, id())} }
 }
 
+// probeJSON sends body as JSON to format with the id of a fresh fixture
+// made by id.
+func probeJSON(format string, id func() uint, body any) func() probeReq {
+	return func() probeReq { return probeReq{path: path(format, id()), json: body} }
+}
+
 // routeExpectations decides, for every route the server has, who may use
 // it. A route missing here fails TestEveryRouteChecksItsPermission: adding
 // a route means deciding its permission.
@@ -224,10 +230,8 @@ func variableRoutes(f *fixtures) map[string]expectation {
 		"POST /api/templatevars": {managerCreate, func() probeReq {
 			return probeReq{path: "/api/templatevars", json: map[string]any{"name": fmt.Sprintf("API_%d", f.seq.Add(1)), "value": "v"}}
 		}, false},
-		"GET /api/templatevars/:id": {managerAPI, probeID("/api/templatevars/%d", f.variable), false},
-		"PUT /api/templatevars/:id": {managerAPI, func() probeReq {
-			return probeReq{path: path("/api/templatevars/%d", f.variable()), json: map[string]any{"value": "changed"}}
-		}, false},
+		"GET /api/templatevars/:id":    {managerAPI, probeID("/api/templatevars/%d", f.variable), false},
+		"PUT /api/templatevars/:id":    {managerAPI, probeJSON("/api/templatevars/%d", f.variable, map[string]any{"value": "changed"}), false},
 		"DELETE /api/templatevars/:id": {managerAPI, probeID("/api/templatevars/%d", f.variable), false},
 	}
 }
@@ -251,9 +255,7 @@ func templateRoutes(f *fixtures) map[string]expectation {
 		"POST /api/templates": {managerCreate, func() probeReq {
 			return probeReq{path: "/api/templates", json: map[string]any{"name": f.unique("api-tpl"), "body": "x"}}
 		}, false},
-		"PUT /api/templates/:id": {managerAPI, func() probeReq {
-			return probeReq{path: path("/api/templates/%d", f.template()), json: map[string]any{"description": "changed"}}
-		}, false},
+		"PUT /api/templates/:id":    {managerAPI, probeJSON("/api/templates/%d", f.template, map[string]any{"description": "changed"}), false},
 		"DELETE /api/templates/:id": {managerAPI, probeID("/api/templates/%d", f.template), false},
 	}
 }
@@ -281,9 +283,7 @@ func userRoutes(f *fixtures) map[string]expectation {
 			return probeReq{path: "/api/users", json: map[string]any{"username": n, "email": n + "@example.com", "password": "longenough"}}
 		}, false},
 		"GET /api/users/:id": {managerAPI, probeID("/api/users/%d", f.user), false},
-		"PUT /api/users/:id": {managerAPI, func() probeReq {
-			return probeReq{path: path("/api/users/%d", f.user()), json: map[string]any{"active": false}}
-		}, false},
+		"PUT /api/users/:id": {managerAPI, probeJSON("/api/users/%d", f.user, map[string]any{"active": false}), false},
 	}
 }
 
@@ -304,9 +304,7 @@ func roleRoutes(f *fixtures) map[string]expectation {
 		"POST /api/roles": {managerCreate, func() probeReq {
 			return probeReq{path: "/api/roles", json: map[string]any{"name": f.unique("api-role"), "permissions": []string{}}}
 		}, false},
-		"PUT /api/roles/:id": {managerAPI, func() probeReq {
-			return probeReq{path: path("/api/roles/%d", f.role()), json: map[string]any{"permissions": []string{models.PermViewLeafNodes}}}
-		}, false},
+		"PUT /api/roles/:id":    {managerAPI, probeJSON("/api/roles/%d", f.role, map[string]any{"permissions": []string{models.PermViewLeafNodes}}), false},
 		"DELETE /api/roles/:id": {managerAPI, probeID("/api/roles/%d", f.role), false},
 	}
 }

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
-	"github.com/knot-dev/knot/vault"
 	"github.com/knot-dev/knot/webctx"
 )
 
@@ -22,14 +20,7 @@ import (
 // relies on; nothing public shows it, so this looks inside.
 func TestBearerIdentityCarriesTheTokenID(t *testing.T) {
 	ctx := context.Background()
-	db, err := models.OpenSQLite(ctx, filepath.Join(t.TempDir(), "knot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { models.Close(db) })
-	key := make([]byte, vault.KeySize)
-	rand.Read(key)
-	v, _ := vault.New(key)
+	db, v := kit.SQLite(t, "knot.db"), kit.Vault(t)
 	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	u := models.User{Username: "dev", Email: "dev@example.com", Active: true, CreatedAt: now, UpdatedAt: now}
 	if err := db.Create(&u).Error; err != nil {

@@ -8,37 +8,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest/kit"
 )
-
-// logBuffer collects log lines (knottest would import this package).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // requestGone returns handlers logging into a buffer and a Gin context for
 // path whose client has gone away (its request context is cancelled).
-func requestGone(t *testing.T, path string) (*Handlers, *logBuffer, *gin.Context, *httptest.ResponseRecorder) {
+func requestGone(t *testing.T, path string) (*Handlers, *kit.LogBuffer, *gin.Context, *httptest.ResponseRecorder) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &kit.LogBuffer{}
 	cfg := config.Default()
 	h := New(Deps{Config: &cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,11 +3,10 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/knottest/kit"
 )
 
 // Each address gets five tries at an email, but one email has a ceiling
@@ -15,11 +14,7 @@ import (
 // servers): many addresses together cannot guess one password without end.
 func TestOneEmailHasACeilingAcrossEveryAddress(t *testing.T) {
 	ctx := context.Background()
-	db, err := models.OpenSQLite(ctx, filepath.Join(t.TempDir(), "knot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { models.Close(db) })
+	db := kit.SQLite(t, "knot.db")
 	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	l := newLoginLimiter(true, db, func() time.Time { return now })
 

@@ -79,3 +79,12 @@ func Browser(t testing.TB) context.Context {
 	}
 	return ctx
 }
+
+// BrowserFor is Browser with the test's steps bounded by d, which should
+// be well under the browser's own lifetime.
+func BrowserFor(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(Browser(t), d)
+	t.Cleanup(cancel)
+	return ctx
+}

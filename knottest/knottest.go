@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
 )
@@ -369,6 +369,34 @@ func (c *Client) CreateAPIToken(name string) (uint, string) {
 	return out.ID, out.Token
 }
 
+// Created posts body as JSON, fails the test unless the server answers
+// 201, and returns the new item's id.
+func (c *Client) Created(path string, body any) uint {
+	c.t.Helper()
+	res := c.JSONRequest(http.MethodPost, path, body)
+	if res.StatusCode != http.StatusCreated {
+		c.t.Fatalf("POST %s: status %d: %s", path, res.StatusCode, res.Body)
+	}
+	var out struct {
+		ID uint `json:"id"`
+	}
+	res.JSON(c.t, &out)
+	return out.ID
+}
+
+// StartRefused builds a server with cfg, which the test expects to refuse
+// to start, and returns the refusal. A server that starts after all is
+// closed, and the test fails saying ifStarted.
+func StartRefused(t testing.TB, cfg config.Config, ifStarted string) error {
+	t.Helper()
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), server.Options{})
+	if err == nil {
+		srv.Close()
+		t.Fatal(ifStarted)
+	}
+	return err
+}
+
 // setupCodeLine finds the code in the line a server logs at start-up while
 // no admin exists.
 var setupCodeLine = regexp.MustCompile(`initial setup code: ([0-9A-Z]{4}(?:-[0-9A-Z]{4})+)`)
@@ -384,23 +412,7 @@ func SetupCodeIn(log string) string {
 }
 
 // LogBuffer collects a server's log lines for assertions.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type LogBuffer = kit.LogBuffer
 
 // AwaitTimers waits until c has at least n armed timers (the background
 // work the test means to trigger is waiting on it), failing the test after

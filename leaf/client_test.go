@@ -44,6 +44,22 @@ func leafOf(t *testing.T, srv *httptest.Server) config.Config {
 	return cfg
 }
 
+// leafTo is the configuration of a leaf whose origin is at url, trusted
+// only as the system trusts it.
+func leafTo(url string) config.Config {
+	cfg := config.Default()
+	cfg.Server.Origin.Server = config.URLList(url)
+	cfg.Server.Origin.Token = "tok"
+	return cfg
+}
+
+// hello says hello to the origin of cfg with a new client.
+func hello(cfg config.Config) error {
+	c, _ := NewClient(&cfg, "test")
+	_, err := c.Hello(context.Background())
+	return err
+}
+
 func stateOf(t *testing.T, err error) State {
 	t.Helper()
 	oe, ok := err.(*OriginError)
@@ -152,11 +168,7 @@ func TestClientOriginDown(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := config.Default()
-	cfg.Server.Origin.Server = config.URLList("https://" + addr)
-	cfg.Server.Origin.Token = "tok"
-	c, _ := NewClient(&cfg, "test")
-	_, err := c.Hello(context.Background())
+	err := hello(leafTo("https://" + addr))
 	if stateOf(t, err) != StateUnreachable || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("origin down: %v", err)
 	}
@@ -165,11 +177,8 @@ func TestClientOriginDown(t *testing.T) {
 func TestClientUntrustedCertificate(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	cfg := config.Default()
-	cfg.Server.Origin.Server = config.URLList(srv.URL)
-	cfg.Server.Origin.Token = "tok"
-	c, _ := NewClient(&cfg, "test")
-	_, err := c.Hello(context.Background())
+	cfg := leafTo(srv.URL)
+	err := hello(cfg)
 	if stateOf(t, err) != StateUntrustedCertificate {
 		t.Fatalf("untrusted: %v", err)
 	}
@@ -183,8 +192,7 @@ func TestClientUntrustedCertificate(t *testing.T) {
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"name":"o","version":"1","protocol":1,"user":{"id":1,"username":"u","email":"u@x"}}`))
 	})
-	c, _ = NewClient(&cfg, "test")
-	if _, err := c.Hello(context.Background()); err != nil {
+	if err := hello(cfg); err != nil {
 		t.Fatalf("skip_verify: %v", err)
 	}
 }
@@ -192,11 +200,7 @@ func TestClientUntrustedCertificate(t *testing.T) {
 func TestClientPlainHTTPOriginOnTLSURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	cfg := config.Default()
-	cfg.Server.Origin.Server = config.URLList(strings.Replace(srv.URL, "http://", "https://", 1))
-	cfg.Server.Origin.Token = "tok"
-	c, _ := NewClient(&cfg, "test")
-	_, err := c.Hello(context.Background())
+	err := hello(leafTo(strings.Replace(srv.URL, "http://", "https://", 1)))
 	if stateOf(t, err) != StateUnreachable || !strings.Contains(err.Error(), "answers plain HTTP") {
 		t.Fatalf("plain HTTP origin: %v", err)
 	}

@@ -1,7 +1,6 @@
 package leaf_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,24 +10,27 @@ import (
 	"github.com/knot-dev/knot/knottest"
 )
 
-// The leaf node promise, in a real browser: sign in on the leaf with the
-// email and password from the cluster, and see the cluster's templates.
-func TestLeafSignInInABrowser(t *testing.T) {
-	p := startPair(t, pairOpts{})
-	p.mustSync()
-	tab := knottest.Browser(t)
-	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
-	defer cancel()
-
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(p.leaf.URL+"/"),
+// signInOnTheLeaf opens the leaf's front page and signs in there with the
+// origin's admin, ending on the cluster's templates.
+func signInOnTheLeaf(p *pair) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(p.leaf.URL + "/"),
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), knottest.AdminEmail),
 		chromedp.SendKeys(chromedp.ID("password"), knottest.AdminPassword),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#template-list`)),
-	)
-	if err != nil {
+	}
+}
+
+// The leaf node promise, in a real browser: sign in on the leaf with the
+// email and password from the cluster, and see the cluster's templates.
+func TestLeafSignInInABrowser(t *testing.T) {
+	p := startPair(t, pairOpts{})
+	p.mustSync()
+	ctx := knottest.BrowserFor(t, 30*time.Second)
+
+	if err := chromedp.Do(ctx, signInOnTheLeaf(p)...); err != nil {
 		t.Fatalf("sign in on the leaf: %v", err)
 	}
 	list, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#template-list").innerText`))

@@ -90,18 +90,12 @@ func startPair(t *testing.T, o pairOpts) *pair {
 	return p
 }
 
+// createToken makes an API token as c's user and returns it with its id
+// as a float64, the type the leaf tests' ids have (they come from JSON).
 func createToken(t *testing.T, c *knottest.Client, name string) (string, float64) {
 	t.Helper()
-	res := c.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": name})
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create token: %d %s", res.StatusCode, res.Body)
-	}
-	var tok struct {
-		ID    float64 `json:"id"`
-		Token string  `json:"token"`
-	}
-	res.JSON(t, &tok)
-	return tok.Token, tok.ID
+	id, tok := c.CreateAPIToken(name)
+	return tok, float64(id)
 }
 
 func (p *pair) sync() error {

@@ -33,15 +33,7 @@ func clusterTemplate(t *testing.T, p *pair, name string) (models.ClusterTemplate
 
 func createTemplate(t *testing.T, c *knottest.Client, name, body string) float64 {
 	t.Helper()
-	res := c.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": name, "active": true, "body": body})
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create template %s: %d %s", name, res.StatusCode, res.Body)
-	}
-	var out struct {
-		ID float64 `json:"id"`
-	}
-	res.JSON(t, &out)
-	return out.ID
+	return float64(c.Created("/api/templates", map[string]any{"name": name, "active": true, "body": body}))
 }
 
 func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {

@@ -2,18 +2,16 @@ package leaf
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/knot-dev/knot/clock"
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
-	"github.com/knot-dev/knot/vault"
 )
 
 // TestVariableFetchFailureMarksTheStatus: when hello and templates succeed
@@ -41,14 +39,7 @@ func TestVariableFetchFailureMarksTheStatus(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg := leafOf(t, srv)
 
-	db, err := models.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "leaf.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { models.Close(db) })
-	key := make([]byte, vault.KeySize)
-	rand.Read(key)
-	v, _ := vault.New(key)
+	db, v := kit.SQLite(t, "leaf.db"), kit.Vault(t)
 	s, err := NewService(&cfg, db, v, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", clock.System())
 	if err != nil {
 		t.Fatal(err)

@@ -307,9 +307,7 @@ document.addEventListener("securitypolicyviolation", function (e) { window.knotC
 func TestTheBannerFollowsTheLinkWithoutAReload(t *testing.T) {
 	p := startPair(t, pairOpts{})
 	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
-	tab := knottest.Browser(t)
-	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
-	defer cancel()
+	ctx := knottest.BrowserFor(t, 60*time.Second)
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRefusals}); err != nil {
 		t.Fatalf("install the CSP watcher: %v", err)
 	}
@@ -321,16 +319,10 @@ func TestTheBannerFollowsTheLinkWithoutAReload(t *testing.T) {
 		}
 		return s
 	}
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(p.leaf.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), knottest.AdminEmail),
-		chromedp.SendKeys(chromedp.ID("password"), knottest.AdminPassword),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#template-list`)),
+	err := chromedp.Do(ctx, append(signInOnTheLeaf(p),
 		// Something only this document has: a reload would lose it.
 		chromedp.Evaluate[chromedp.Void](`window.knotMarker = "same page"`),
-	)
+	)...)
 	if err != nil {
 		t.Fatalf("sign in on the leaf: %v", err)
 	}

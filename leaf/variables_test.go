@@ -33,13 +33,7 @@ func variables(t *testing.T, c *knottest.Client) map[string][]lvar {
 
 func mkVar(t *testing.T, c *knottest.Client, body map[string]any) float64 {
 	t.Helper()
-	res := c.JSONRequest(http.MethodPost, "/api/templatevars", body)
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create variable %v: %d %s", body["name"], res.StatusCode, res.Body)
-	}
-	var v lvar
-	res.JSON(t, &v)
-	return v.ID
+	return float64(c.Created("/api/templatevars", body))
 }
 
 func preview(t *testing.T, c *knottest.Client, path string) string {

@@ -119,10 +119,7 @@ func TestUsersWhoseStoredEmailCannotBeSignedInWithAreFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, u := range got {
-		names = append(names, u.Username)
-	}
+	names := namesOf(got, func(u models.UserRef) string { return u.Username })
 	slices.Sort(names) // the rows were made in map order
 	if strings.Join(names, ",") != "anne,bob" {
 		t.Fatalf("users with an unusable email = %v, want anne and bob", names)

@@ -7,52 +7,34 @@ package models_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
-	"github.com/knot-dev/knot/vault"
 )
 
 func openBenchDB(b *testing.B) *gorm.DB {
 	b.Helper()
-	db, err := models.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "knot.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { models.Close(db) })
-	return db
+	return kit.SQLite(b, "knot.db")
 }
 
 // benchTokens creates n tokens spread over ten users and returns the
 // plaintext of the last one, so look-ups search a table of realistic size.
 func benchTokens(b *testing.B, db *gorm.DB, n int) (string, uint) {
 	b.Helper()
-	key := make([]byte, vault.KeySize)
-	rand.Read(key)
-	v, err := vault.New(key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	v := kit.Vault(b)
 	var users []uint
 	for i := range 10 {
-		u := models.User{Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i), Active: true, CreatedAt: t0, UpdatedAt: t0}
-		if err := db.Create(&u).Error; err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Exec(`INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)`, u.ID, models.DeveloperRoleID).Error; err != nil {
-			b.Fatal(err)
-		}
-		users = append(users, u.ID)
+		users = append(users, addUserWithRoles(b, db, fmt.Sprintf("user%d", i), models.DeveloperRoleID))
 	}
 	var plain string
 	var uid uint
+	var err error
 	for i := range n {
 		uid = users[i%len(users)]
 		if _, plain, err = models.CreateToken(context.Background(), db, v, uid, fmt.Sprintf("token %d", i), t0, 0); err != nil {

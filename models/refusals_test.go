@@ -15,15 +15,22 @@ import (
 // rules about one's own account never apply to it.
 var everyone = &models.Identity{Permissions: models.AllPermissions}
 
+// byID is the row id of one kind, read with load, failing the test if it
+// cannot be read.
+func byID[T any](t *testing.T, db *gorm.DB, id uint, load func(context.Context, *gorm.DB, uint) (T, error)) T {
+	t.Helper()
+	v, err := load(context.Background(), db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // identityOf is who uid acts as, roles and permissions loaded as for a
 // request.
 func identityOf(t *testing.T, db *gorm.DB, uid uint) *models.Identity {
 	t.Helper()
-	ident, err := models.LoadIdentity(context.Background(), db, uid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ident
+	return byID(t, db, uid, models.LoadIdentity)
 }
 
 // addRole creates a custom role granting perms.

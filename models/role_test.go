@@ -116,10 +116,7 @@ func TestRolesAreListedBuiltinFirstWithTheirHolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, r := range roles {
-		names = append(names, r.Name)
-	}
+	names := namesOf(roles, func(r models.RoleSummary) string { return r.Name })
 	if strings.Join(names, ",") != "Admin,Developer,Alpha,zeta" {
 		t.Fatalf("roles listed as %v", names)
 	}

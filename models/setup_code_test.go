@@ -7,16 +7,28 @@ import (
 	"strings"
 	"testing"
 
+	"gorm.io/gorm"
+
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/vault"
 )
 
-func TestTheSetupCodeIsMadeOnceSealedAndForgivingToRetype(t *testing.T) {
-	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	code, err := models.SetupCode(ctx, db, v)
+// newSetupCode opens a database and has it make its setup code, sealed
+// with a new vault.
+func newSetupCode(t *testing.T) (*gorm.DB, *vault.Vault, string) {
+	t.Helper()
+	db, v := openDB(t), kit.Vault(t)
+	code, err := models.SetupCode(context.Background(), db, v)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, v, code
+}
+
+func TestTheSetupCodeIsMadeOnceSealedAndForgivingToRetype(t *testing.T) {
+	ctx := context.Background()
+	db, v, code := newSetupCode(t)
 	// No 0, 1, I or O: nothing to misread when copying from a log.
 	if !regexp.MustCompile(`^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$`).MatchString(code) {
 		t.Fatalf("code %q is not four groups of four unambiguous characters", code)
@@ -34,7 +46,7 @@ func TestTheSetupCodeIsMadeOnceSealedAndForgivingToRetype(t *testing.T) {
 	if stored == "" || strings.Contains(strings.ToUpper(strings.ReplaceAll(stored, "-", "")), strings.ReplaceAll(code, "-", "")) {
 		t.Fatalf("the code is not sealed at rest: %q", stored)
 	}
-	if _, err := models.SetupCode(ctx, db, newVault(t)); err == nil {
+	if _, err := models.SetupCode(ctx, db, kit.Vault(t)); err == nil {
 		t.Fatal("a vault with another key read the code")
 	}
 
@@ -61,11 +73,7 @@ func TestTheSetupCodeIsMadeOnceSealedAndForgivingToRetype(t *testing.T) {
 
 func TestCreatingTheFirstAdminDeletesTheSetupCode(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	code, err := models.SetupCode(ctx, db, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, v, code := newSetupCode(t)
 	n := models.NewUser{Username: "alice", Email: "alice@example.com", Password: "longenough", Confirm: "longenough"}
 	if _, err := models.CreateFirstAdmin(ctx, db, n, t0); err != nil {
 		t.Fatal(err)

@@ -10,12 +10,18 @@ import (
 	"github.com/knot-dev/knot/models"
 )
 
-func templateNames(list []models.Template) string {
-	var names []string
-	for _, t := range list {
-		names = append(names, t.Name+"/"+t.SourceName())
+// namesOf is what name says of each item of list, in its order: a listing
+// to compare in one line.
+func namesOf[T any](list []T, name func(T) string) []string {
+	names := make([]string, 0, len(list))
+	for _, item := range list {
+		names = append(names, name(item))
 	}
-	return strings.Join(names, ",")
+	return names
+}
+
+func templateNames(list []models.Template) string {
+	return strings.Join(namesOf(list, func(t models.Template) string { return t.Name + "/" + t.SourceName() }), ",")
 }
 
 func TestTemplatesAreListedByZoneStateAndSearchWithTheLeafsClusterCopies(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
 )
@@ -27,7 +28,7 @@ func cachedToken(t *testing.T, db *gorm.DB, v *vault.Vault, name string) (uint, 
 
 func TestTheTokenCacheServesRepeatUsesWithoutReadingTheToken(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	uid, plain, cache := cachedToken(t, db, v, "alice")
 	reads := countStatements(t, db, "query", "api_tokens")
 
@@ -51,7 +52,7 @@ func TestTheTokenCacheServesRepeatUsesWithoutReadingTheToken(t *testing.T) {
 
 func TestTheTokenCacheSeesEveryRevocationOnTheNextUse(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	deleteToken := func(t *testing.T, uid uint) {
 		toks, _ := models.ListTokens(ctx, db, uid)
 		if _, err := models.DeleteToken(ctx, db, uid, toks[0].ID); err != nil {

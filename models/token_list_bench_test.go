@@ -2,13 +2,12 @@ package models_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
-	"github.com/knot-dev/knot/vault"
 )
 
 // BenchmarkListTokenPage is the API Tokens page's query for a user with
@@ -19,19 +18,11 @@ import (
 //	go test ./models -run '^$' -bench ListTokenPage -benchmem
 func BenchmarkListTokenPage(b *testing.B) {
 	db := openBenchDB(b)
-	key := make([]byte, vault.KeySize)
-	rand.Read(key)
-	v, err := vault.New(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u := models.User{Username: "owner", Email: "owner@example.com", Active: true, CreatedAt: t0, UpdatedAt: t0}
-	if err := db.Create(&u).Error; err != nil {
-		b.Fatal(err)
-	}
+	v := kit.Vault(b)
+	owner := addUser(b, db, "owner")
 	ctx := context.Background()
 	for i := range 1000 {
-		if _, _, err := models.CreateToken(ctx, db, v, u.ID, fmt.Sprintf("token %04d", i), t0.Add(time.Duration(i)*time.Second), 0); err != nil {
+		if _, _, err := models.CreateToken(ctx, db, v, owner, fmt.Sprintf("token %04d", i), t0.Add(time.Duration(i)*time.Second), 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -42,7 +33,7 @@ func BenchmarkListTokenPage(b *testing.B) {
 	}{{"page=1", "", 1}, {"page=20", "", 20}, {"search", "TOKEN 05", 1}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if list, total, err := models.ListTokenPage(ctx, db, u.ID, c.q, c.page, 50); err != nil || len(list) == 0 || total == 0 {
+				if list, total, err := models.ListTokenPage(ctx, db, owner, c.q, c.page, 50); err != nil || len(list) == 0 || total == 0 {
 					b.Fatalf("ListTokenPage = %d of %d, %v", len(list), total, err)
 				}
 			}

@@ -2,7 +2,6 @@ package models_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/knottest"
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/vault"
 )
@@ -28,18 +28,7 @@ func openDB(t *testing.T) *gorm.DB {
 	return knottest.OpenDB(t)
 }
 
-func newVault(t *testing.T) *vault.Vault {
-	t.Helper()
-	key := make([]byte, vault.KeySize)
-	rand.Read(key)
-	v, err := vault.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func addUser(t *testing.T, db *gorm.DB, name string) uint {
+func addUser(t testing.TB, db *gorm.DB, name string) uint {
 	t.Helper()
 	u := models.User{Username: name, Email: name + "@example.com", Active: true, CreatedAt: t0, UpdatedAt: t0}
 	if err := db.Create(&u).Error; err != nil {
@@ -49,7 +38,7 @@ func addUser(t *testing.T, db *gorm.DB, name string) uint {
 }
 
 // addUserWithRoles adds an active user who holds roles.
-func addUserWithRoles(t *testing.T, db *gorm.DB, name string, roles ...uint) uint {
+func addUserWithRoles(t testing.TB, db *gorm.DB, name string, roles ...uint) uint {
 	t.Helper()
 	uid := addUser(t, db, name)
 	for _, r := range roles {
@@ -67,6 +56,23 @@ func mustCreate(t *testing.T, db *gorm.DB, v *vault.Vault, uid uint, name string
 		t.Fatal(err)
 	}
 	return tok, plain
+}
+
+// aliceToken is a database with one user, alice, who holds one token.
+type aliceToken struct {
+	db    *gorm.DB
+	v     *vault.Vault
+	uid   uint
+	tok   *models.Token
+	plain string
+}
+
+func newAliceToken(t *testing.T, name string) aliceToken {
+	t.Helper()
+	a := aliceToken{db: openDB(t), v: kit.Vault(t)}
+	a.uid = addUser(t, a.db, "alice")
+	a.tok, a.plain = mustCreate(t, a.db, a.v, a.uid, name, t0)
+	return a
 }
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}=$`)
@@ -105,9 +111,8 @@ func TestGeneratedTokensAre32RandomBytesInURLSafeBase64(t *testing.T) {
 }
 
 func TestCreateTokenStoresOnlyHashAndCiphertext(t *testing.T) {
-	db, v := openDB(t), newVault(t)
-	uid := addUser(t, db, "alice")
-	tok, plain := mustCreate(t, db, v, uid, "  Leaf Test  ", t0)
+	a := newAliceToken(t, "  Leaf Test  ")
+	db, v, uid, tok, plain := a.db, a.v, a.uid, a.tok, a.plain
 	if tok.Name != "Leaf Test" || tok.Prefix != plain[:8] || !tok.CreatedAt.Equal(t0) || tok.LastUsedAt != nil {
 		t.Fatalf("created token = %+v", tok)
 	}
@@ -129,7 +134,7 @@ func TestCreateTokenStoresOnlyHashAndCiphertext(t *testing.T) {
 		t.Fatalf("token_cipher does not open under the key: %v", err)
 	}
 	// And the ciphertext is useless under another key.
-	got, err := models.RevealToken(context.Background(), db, newVault(t), uid, tok.ID)
+	got, err := models.RevealToken(context.Background(), db, kit.Vault(t), uid, tok.ID)
 	if err != nil || got.Plaintext != "" {
 		t.Fatalf("revealed under a different key: %q, %v", got.Plaintext, err)
 	}
@@ -158,7 +163,7 @@ func TestTokenNameRules(t *testing.T) {
 			t.Errorf("ValidateTokenName(%.20q) = %.20q, %q; want %.20q ok=%v", c.in, name, msg, c.name, c.ok)
 		}
 	}
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	uid := addUser(t, db, "alice")
 	_, _, err := models.CreateToken(context.Background(), db, v, uid, "   ", t0, 0)
 	var fe models.FieldErrors
@@ -169,7 +174,7 @@ func TestTokenNameRules(t *testing.T) {
 
 func TestTokensAreScopedToTheirOwner(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	a, _ := mustCreate(t, db, v, alice, "alice's", t0)
 	b, bobPlain := mustCreate(t, db, v, bob, "bob's", t0)
@@ -200,18 +205,16 @@ func TestTokensAreScopedToTheirOwner(t *testing.T) {
 
 func TestRevealTokenDecryptsTheOwnersToken(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	uid := addUser(t, db, "alice")
-	tok, plain := mustCreate(t, db, v, uid, "first", t0)
-	got, err := models.RevealToken(ctx, db, v, uid, tok.ID)
-	if err != nil || got.Plaintext != plain || got.Name != "first" {
+	a := newAliceToken(t, "first")
+	got, err := models.RevealToken(ctx, a.db, a.v, a.uid, a.tok.ID)
+	if err != nil || got.Plaintext != a.plain || got.Name != "first" {
 		t.Fatalf("RevealToken = %+v, %v; want the token created", got, err)
 	}
 }
 
 func TestTokenPagesAreNewestFirstAndCountEveryMatch(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	var ids []uint // oldest first
 	for i := range 7 {
@@ -266,7 +269,7 @@ func TestTokenPagesAreNewestFirstAndCountEveryMatch(t *testing.T) {
 
 func TestTokenSearchMatchesPartOfTheNameInAnyCase(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	alice, bob := addUser(t, db, "alice"), addUser(t, db, "bob")
 	for _, name := range []string{"Leaf Test", "CI leaf", "deploy", "50% off", "a_b", `back\slash`} {
 		mustCreate(t, db, v, alice, name, t0)
@@ -305,7 +308,7 @@ func TestTokenSearchMatchesPartOfTheNameInAnyCase(t *testing.T) {
 
 func TestCiphertextMovedToAnotherRowDoesNotReveal(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	uid := addUser(t, db, "alice")
 	a, _ := mustCreate(t, db, v, uid, "a", t0)
 	b, _ := mustCreate(t, db, v, uid, "b", t0)
@@ -389,9 +392,8 @@ func useToken(t *testing.T, db *gorm.DB, plain string, at time.Time) bool {
 
 func TestTouchWritesAtMostOnceAMinute(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	uid := addUser(t, db, "alice")
-	_, plain := mustCreate(t, db, v, uid, "t", t0)
+	a := newAliceToken(t, "t")
+	db, plain := a.db, a.plain
 	writes := knottest.CountLastUsedWrites(t, db)
 	// The trigger counts rows changed; this counts UPDATE statements sent,
 	// so a use within the minute is seen to cost no write attempt at all.
@@ -422,8 +424,8 @@ func TestTouchWritesAtMostOnceAMinute(t *testing.T) {
 // Two requests that both loaded the token before either wrote: only one writes.
 func TestOfTwoTouchesFromTheSameReadingOnlyOneWrites(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	_, plain := mustCreate(t, db, v, addUser(t, db, "alice"), "t", t0)
+	a := newAliceToken(t, "t")
+	db, plain := a.db, a.plain
 	writes := knottest.CountLastUsedWrites(t, db)
 	stale1, _ := models.TokenByPlaintext(ctx, db, plain)
 	stale2, _ := models.TokenByPlaintext(ctx, db, plain)
@@ -437,7 +439,7 @@ func TestOfTwoTouchesFromTheSameReadingOnlyOneWrites(t *testing.T) {
 
 func TestSweepDeletesExactlyTheExpiredTokens(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	uid := addUser(t, db, "alice")
 	// A clock reading with a fraction of a second, as time.Now gives: the
 	// stored times trim trailing zeros, and the comparison must still hold.
@@ -498,13 +500,11 @@ func TestSweepDeletesExactlyTheExpiredTokens(t *testing.T) {
 
 func TestDeletingAUserDeletesTheirTokens(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
-	uid := addUser(t, db, "alice")
-	_, plain := mustCreate(t, db, v, uid, "t", t0)
-	if err := db.Exec(`DELETE FROM users WHERE id = ?`, uid).Error; err != nil {
+	a := newAliceToken(t, "t")
+	if err := a.db.Exec(`DELETE FROM users WHERE id = ?`, a.uid).Error; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.TokenByPlaintext(ctx, db, plain); !errors.Is(err, models.ErrNotFound) {
+	if _, err := models.TokenByPlaintext(ctx, a.db, a.plain); !errors.Is(err, models.ErrNotFound) {
 		t.Fatalf("token of a deleted user: %v, want ErrNotFound", err)
 	}
 }

@@ -14,11 +14,7 @@ import (
 
 func summary(t *testing.T, db *gorm.DB, uid uint) *models.UserSummary {
 	t.Helper()
-	u, err := models.UserSummaryByID(context.Background(), db, uid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return byID(t, db, uid, models.UserSummaryByID)
 }
 
 func setActive(active bool) models.UserChanges { return models.UserChanges{Active: &active} }

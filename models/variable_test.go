@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/knottest/kit"
 	"github.com/knot-dev/knot/models"
 )
 
@@ -74,7 +75,7 @@ func zoneList(n int) []string {
 
 func TestVariableNamesAreUniqueAndCaseSensitive(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	if _, err := models.CreateVariable(ctx, db, v, models.VariableInput{Name: "HOST", Value: "a"}, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestVariableNamesAreUniqueAndCaseSensitive(t *testing.T) {
 
 func TestProtectedVariableRoundTripAndBinding(t *testing.T) {
 	ctx := context.Background()
-	db, v := openDB(t), newVault(t)
+	db, v := openDB(t), kit.Vault(t)
 	a, err := models.CreateVariable(ctx, db, v, models.VariableInput{Name: "A", Value: "secret-a", Protected: true}, t0)
 	if err != nil {
 		t.Fatal(err)

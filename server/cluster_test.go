@@ -40,6 +40,20 @@ func startCluster(t *testing.T, n int, edit ...func(*config.Config)) *cluster {
 	return cl
 }
 
+// startLeaf starts a leaf, on the cluster's clock, whose origin is srv
+// and whose token is token.
+func (cl *cluster) startLeaf(t *testing.T, srv *knottest.Instance, token string) *knottest.Instance {
+	t.Helper()
+	lcfg := knottest.Config(t)
+	lcfg.Server.Postgres = config.Postgres{} // a leaf keeps its own SQLite
+	lcfg.Server.Origin.Server = config.URLList(srv.URL)
+	lcfg.Server.Origin.Token = token
+	if _, err := lcfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return knottest.Start(t, lcfg, knottest.WithClock(cl.clock))
+}
+
 // on returns a client for server i sharing c's cookie jar: the servers all
 // listen on 127.0.0.1, and cookies do not care about ports, so this is one
 // browser talking to a cluster behind a load balancer.
@@ -241,9 +255,8 @@ func TestAServerWithAnotherEncryptionKeyRefusesToJoin(t *testing.T) {
 	cl.servers[0].SetupAdmin()
 	other := knottest.ServerDir(t, cl.cfg)
 	other.Server.Encrypt = server.NewKey()
-	_, err := server.New(context.Background(), other, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err == nil || !strings.Contains(err.Error(), "server.encrypt") {
-		t.Fatalf("a server with another key started, or said something unclear: %v", err)
+	if err := knottest.StartRefused(t, other, "a server with another key started"); !strings.Contains(err.Error(), "server.encrypt") {
+		t.Fatalf("a server with another key said something unclear: %v", err)
 	}
 }
 
@@ -261,6 +274,43 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// witness is a server on its own PostgreSQL database and what its users
+// made before the database goes away: a session (browser), an API token,
+// and a client without a session (script).
+type witness struct {
+	srv             *knottest.Instance
+	browser, script *knottest.Client
+	token           string
+}
+
+func startWitness(t *testing.T, dsn, tokenName string) witness {
+	t.Helper()
+	cfg := knottest.Config(t)
+	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: dsn}
+	cfg.Server.Encrypt = server.NewKey()
+	w := witness{srv: knottest.Start(t, cfg)}
+	w.browser = w.srv.SetupAdmin()
+	_, w.token = w.browser.CreateAPIToken(tokenName)
+	w.script = w.srv.Client()
+	return w
+}
+
+// awaitReady waits for /readyz to pass again after what.
+func (w witness) awaitReady(t *testing.T, what string) {
+	t.Helper()
+	knottest.Eventually(t, "readiness after "+what, func() bool {
+		return w.script.Get("/readyz").StatusCode == http.StatusOK
+	})
+}
+
+// wantToken checks that the token made before the outage works after it.
+func (w witness) wantToken(t *testing.T, after string) {
+	t.Helper()
+	if res := w.script.Get("/api/users/whoami", bearer(w.token)); res.StatusCode != http.StatusOK {
+		t.Fatalf("the token after %s = %d %s", after, res.StatusCode, res.Body)
+	}
+}
+
 // PostgreSQL goes away mid-test (every connection dropped, new ones
 // refused): knot stays up, answers 503 with a clear message where it needs
 // the database, says so on /readyz, and recovers by itself when the
@@ -272,13 +322,8 @@ func TestTheClusterRidesOutADatabaseOutage(t *testing.T) {
 	}
 	proxy := knottest.NewProxy(t, dsn.Host)
 	dsn.Host = proxy.Addr()
-	cfg := knottest.Config(t)
-	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: dsn.String()}
-	cfg.Server.Encrypt = server.NewKey()
-	srv := knottest.Start(t, cfg)
-	browser := srv.SetupAdmin()
-	_, token := browser.CreateAPIToken("survives")
-	script := srv.Client()
+	w := startWitness(t, dsn.String(), "survives")
+	srv, browser, script, token := w.srv, w.browser, w.script, w.token
 
 	proxy.Cut()
 	checks := []struct {
@@ -306,15 +351,11 @@ func TestTheClusterRidesOutADatabaseOutage(t *testing.T) {
 	}
 
 	proxy.Restore()
-	knottest.Eventually(t, "readiness after the database is back", func() bool {
-		return script.Get("/readyz").StatusCode == http.StatusOK
-	})
+	w.awaitReady(t, "the database is back")
 	if res := browser.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
 		t.Fatalf("the session after recovery = %d %s", res.StatusCode, res.Body)
 	}
-	if res := script.Get("/api/users/whoami", bearer(token)); res.StatusCode != http.StatusOK {
-		t.Fatalf("the token after recovery = %d %s", res.StatusCode, res.Body)
-	}
+	w.wantToken(t, "recovery")
 	if _, tok := browser.CreateAPIToken("after"); tok == "" {
 		t.Fatal("no token created after recovery")
 	}
@@ -330,14 +371,7 @@ func TestALeafWorksThroughAnyServerAndEveryServerListsIt(t *testing.T) {
 	}
 	_, token := admin.CreateAPIToken("Leaf Test")
 
-	lcfg := knottest.Config(t)
-	lcfg.Server.Postgres = config.Postgres{} // a leaf keeps its own SQLite
-	lcfg.Server.Origin.Server = config.URLList(b.URL)
-	lcfg.Server.Origin.Token = token
-	if _, err := lcfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	lf := knottest.Start(t, lcfg, knottest.WithClock(cl.clock))
+	lf := cl.startLeaf(t, b, token)
 	knottest.Eventually(t, "the leaf's first sync through B", func() bool {
 		return lf.Server.Leaf().Status().State == "connected"
 	})
@@ -360,14 +394,7 @@ func TestAChangeOnOneServerReachesALeafOnAnother(t *testing.T) {
 	a, b := cl.servers[0], cl.servers[1]
 	admin := a.SetupAdmin()
 	_, token := admin.CreateAPIToken("Leaf Test")
-	lcfg := knottest.Config(t)
-	lcfg.Server.Postgres = config.Postgres{}
-	lcfg.Server.Origin.Server = config.URLList(b.URL)
-	lcfg.Server.Origin.Token = token
-	if _, err := lcfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	lf := knottest.Start(t, lcfg, knottest.WithClock(cl.clock))
+	lf := cl.startLeaf(t, b, token)
 	knottest.Eventually(t, "the leaf's link through B", func() bool { return lf.Server.Leaf().Status().Healthy() })
 
 	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "made-on-a-later", "active": true, "body": "image: a"})
@@ -393,13 +420,8 @@ func TestAChangeOnOneServerReachesALeafOnAnother(t *testing.T) {
 // knot answers 503 meanwhile and recovers by itself, nothing lost.
 func TestTheClusterRidesOutAPostgreSQLRestart(t *testing.T) {
 	pg := knottest.StartOwnPostgres(t)
-	cfg := knottest.Config(t)
-	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: pg.DSN}
-	cfg.Server.Encrypt = server.NewKey()
-	srv := knottest.Start(t, cfg)
-	browser := srv.SetupAdmin()
-	_, token := browser.CreateAPIToken("outlives the restart")
-	script := srv.Client()
+	w := startWitness(t, pg.DSN, "outlives the restart")
+	browser, script, token := w.browser, w.script, w.token
 
 	pg.Stop()
 	if res := browser.Get("/api/users/whoami"); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, "database is unavailable") {
@@ -413,15 +435,11 @@ func TestTheClusterRidesOutAPostgreSQLRestart(t *testing.T) {
 	}
 
 	pg.Start()
-	knottest.Eventually(t, "readiness after PostgreSQL restarted", func() bool {
-		return script.Get("/readyz").StatusCode == http.StatusOK
-	})
+	w.awaitReady(t, "PostgreSQL restarted")
 	knottest.Eventually(t, "the session after the restart", func() bool {
 		return browser.Get("/api/users/whoami").StatusCode == http.StatusOK
 	})
-	if res := script.Get("/api/users/whoami", bearer(token)); res.StatusCode != http.StatusOK {
-		t.Fatalf("the token after the restart = %d %s", res.StatusCode, res.Body)
-	}
+	w.wantToken(t, "the restart")
 	browser.CreateAPIToken("after the restart")
 }
 

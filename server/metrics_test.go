@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -115,11 +113,7 @@ func TestATakenMetricsPortStopsStartUpNamingTheKey(t *testing.T) {
 	defer taken.Close()
 	cfg := knottest.Config(t)
 	cfg.Server.Metrics.Listen = taken.Addr().String()
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), server.Options{})
-	if err == nil {
-		srv.Close()
-		t.Fatal("the server started although its metrics port is taken")
-	}
+	err = knottest.StartRefused(t, cfg, "the server started although its metrics port is taken")
 	if !strings.Contains(err.Error(), "server.metrics.listen") {
 		t.Fatalf("error does not name server.metrics.listen: %v", err)
 	}

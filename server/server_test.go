@@ -2,11 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -144,11 +141,7 @@ func TestAnUnreachableDatabaseStopsStartUpNamingTheKeyAndHostButNotThePassword(t
 	ln.Close() // nothing listens there now
 	cfg := knottest.Config(t)
 	cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: "postgres://knot:s3cret-pw@" + addr + "/knot?sslmode=disable&connect_timeout=5"}
-	_, err = server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err == nil {
-		t.Fatal("a server started on a database nobody listens for")
-	}
-	msg := err.Error()
+	msg := knottest.StartRefused(t, cfg, "a server started on a database nobody listens for").Error()
 	if !strings.Contains(msg, "server.postgres.dsn") || !strings.Contains(msg, addr) || strings.Contains(msg, "s3cret-pw") {
 		t.Fatalf("start-up error = %q; want the key and %s, never the password", msg, addr)
 	}
@@ -189,10 +182,7 @@ func TestTwoServersOnOneHostKeepSeparateSessionsInOneBrowser(t *testing.T) {
 func TestASecondServerOnTheSameDataDirectoryRefusesToStart(t *testing.T) {
 	cfg := knottest.Config(t)
 	knottest.Start(t, cfg)
-	_, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err == nil {
-		t.Fatal("a second server started on a database in use")
-	}
+	err := knottest.StartRefused(t, cfg, "a second server started on a database in use")
 	for _, want := range []string{cfg.Server.SQLite.Path, "pid", "knot.lock"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("the refusal %q does not name %q", err, want)
