@@ -86,14 +86,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 func serve(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("server", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	path := fs.String("config", "knot.toml", "path to knot.toml")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if ok, err := parse(fs, args); !ok {
 		return err
 	}
 
@@ -148,13 +144,9 @@ func serve(args []string, stderr io.Writer) error {
 // setupCode runs `knot setup-code`: the code alone on stdout, for scripts,
 // and where to enter it on stderr.
 func setupCode(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("setup-code", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("setup-code", stderr)
 	path := fs.String("config", "knot.toml", "path to the server's knot.toml")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if ok, err := parse(fs, args); !ok {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -184,13 +176,9 @@ func setupCode(args []string, stdout, stderr io.Writer) error {
 
 // runDemo runs `knot demo` until Ctrl-C.
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("demo", stderr)
 	dir := fs.String("dir", "", "where the two servers keep their data (default: a new temporary directory)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if ok, err := parse(fs, args); !ok {
 		return err
 	}
 	if *dir == "" {
@@ -212,15 +200,11 @@ func db(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "copy" {
 		return errors.New("usage: knot db copy --from ./data/knot.db --to postgres://knot@db.internal:5432/knot [--sessions]")
 	}
-	fs := flag.NewFlagSet("db copy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("db copy", stderr)
 	from := fs.String("from", "", "the standalone server's SQLite database (its server.sqlite.path)")
 	to := fs.String("to", "", "the empty PostgreSQL database to copy into (a URL or key=value DSN; the password may come from PGPASSWORD)")
 	sessions := fs.Bool("sessions", false, "copy signed-in browser sessions too")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if ok, err := parse(fs, args[1:]); !ok {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -234,6 +218,23 @@ func db(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stdout, rep)
 	return nil
+}
+
+// flagSet is a subcommand's flags; their errors and help go to stderr.
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args into fs. ok is false when the command is to stop there
+// with err: a bad flag, or nil once -h has printed the help.
+func parse(fs *flag.FlagSet, args []string) (ok bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // defaultMemoryLimit is the soft limit without GOMEMLIMIT (see serve).

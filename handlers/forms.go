@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/knot-dev/knot/models"
 )
@@ -45,6 +47,24 @@ func bind(c *gin.Context, in formInput, limit int64) error {
 	}
 	in.fromForm(c.Request.PostForm)
 	return nil
+}
+
+// toUpdate starts an update: the id that toChange reads from the path (it
+// may refuse the change), then in bound from the request within limit,
+// then the row as it is now, which load reads and noun names in a failure.
+func toUpdate[T any](h *Handlers, c *gin.Context, toChange func(*gin.Context) (uint, error), in formInput, limit int64, noun string, load func(context.Context, *gorm.DB, uint) (*T, error)) (uint, *T, error) {
+	id, err := toChange(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := bind(c, in, limit); err != nil {
+		return 0, nil, err
+	}
+	cur, err := load(c.Request.Context(), h.db, id)
+	if err != nil {
+		return 0, nil, failed("load the "+noun, err)
+	}
+	return id, cur, nil
 }
 
 // setNotice keeps a one-time message for the next page this browser shows.

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -90,6 +91,30 @@ func wantAPIError(t *testing.T, res *knottest.Response, code int, msg string) {
 
 // htmx is the header htmx sends with every request it makes.
 const htmx = "HX-Request: true"
+
+// formRefusal is a form the server refuses: the field the message stands
+// beside, the message, and the status of the full-page answer.
+type formRefusal struct {
+	name  string
+	form  url.Values
+	field string
+	msg   string
+	code  int
+}
+
+// wantFormRefused posts tc.form to path as a page and through htmx: the
+// page answers tc.code with the message beside its field, the fragment 200
+// with the message. It returns both answers for the checks a form adds.
+func wantFormRefused(t *testing.T, c *knottest.Client, path string, tc formRefusal) (page, frag *knottest.Response) {
+	t.Helper()
+	page = c.PostForm(path, tc.form)
+	wantStatus(t, page, tc.code)
+	wantBody(t, page, `id="`+tc.field+`-error"`, htmlEscape(tc.msg))
+	frag = c.PostForm(path, tc.form, htmx)
+	wantStatus(t, frag, http.StatusOK)
+	wantBody(t, frag, htmlEscape(tc.msg))
+	return page, frag
+}
 
 func path(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 

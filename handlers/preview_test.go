@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
 // startPreview makes a cast with variables of every kind and a template
 // that refers to them, well and badly.
-func startPreview(t *testing.T) (*cast, tmpl) {
+func startPreview(t *testing.T) (*cast, api.Template) {
 	t.Helper()
 	cs := startCast(t)
 	createVariable(t, cs.admin, map[string]any{"name": "IMAGE", "value": "ubuntu:24.04"})

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/models"
+	"github.com/knot-dev/knot/webctx"
 )
 
 // A handler's body reads decode → call the model → respond, and returns
@@ -203,6 +204,42 @@ func (h *Handlers) saved(c *gin.Context, status int, body any, notice, next stri
 	return nil
 }
 
+// change is a create or an update, as its answers word it: what failed,
+// what the log says was done, what the person is told, the API's status.
+type change struct {
+	verb, done, told string
+	status           int
+}
+
+var (
+	creating = change{"create", "created", "created", http.StatusCreated}
+	updating = change{"update", "updated", "saved", http.StatusOK}
+)
+
+// kind is how the answers to a change name a resource's rows: noun in the
+// log and in a failure, next where a browser goes afterwards, and describe
+// a row's name for the notice, its API body and its log attributes.
+type kind[T any] struct {
+	noun, next string
+	describe   func(*T) (name string, body any, log []any)
+}
+
+// save ends a create or an update: store runs unless the input already
+// failed (err); a failure shows form again with what was typed, a success
+// is logged with who did it and answered by saved.
+func save[T any](h *Handlers, c *gin.Context, ch change, k kind[T], err error, form formAnswer, store func() (*T, error)) error {
+	var row *T
+	if err == nil {
+		row, err = store()
+	}
+	if err != nil {
+		return withForm(failed(ch.verb+" the "+k.noun, err), form)
+	}
+	name, body, attrs := k.describe(row)
+	h.log.Info(k.noun+" "+ch.done, append(attrs, "by", webctx.Identity(c.Request.Context()).ID)...)
+	return h.saved(c, ch.status, body, name+" "+ch.told+".", k.next)
+}
+
 // deleted answers a delete that worked (or found nothing left to delete:
 // what the person wanted is true either way). The API gets
 // {"id","deleted":true}; htmx gets 200 with an empty body, so the row swaps
@@ -242,11 +279,15 @@ func pathID(c *gin.Context) (uint, error) {
 	return uint(id), nil
 }
 
-// listed answers a list: body as JSON under /api/, otherwise the page,
-// with the notice the last action left (an API call never takes it).
-func (h *Handlers) listed(c *gin.Context, body any, page func(notice string) templ.Component) error {
+// listed answers the list a load returned with err (a failure to do what):
+// as JSON under /api/, otherwise as the page, with the notice the last
+// action left (an API call never takes it).
+func listed[T, J any](h *Handlers, c *gin.Context, what string, list []T, err error, toJSON func(*T) J, page func(notice string) templ.Component) error {
+	if err != nil {
+		return failed(what, err)
+	}
 	if isAPI(c) {
-		c.JSON(http.StatusOK, body)
+		c.JSON(http.StatusOK, mapSlice(list, toJSON))
 		return nil
 	}
 	h.render(c, http.StatusOK, page(h.popNotice(c)))

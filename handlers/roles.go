@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -19,10 +20,7 @@ import (
 // /api/, the page otherwise.
 func (h *Handlers) roles(c *gin.Context) error {
 	list, err := models.ListRoles(c.Request.Context(), h.db)
-	if err != nil {
-		return failed("list roles", err)
-	}
-	return h.listed(c, mapSlice(list, toRoleJSON), func(notice string) templ.Component {
+	return listed(h, c, "list roles", list, err, toRoleJSON, func(notice string) templ.Component {
 		return views.RolesPage(views.RolesData{Roles: list, Notice: notice})
 	})
 }
@@ -56,7 +54,7 @@ func (h *Handlers) roleEditPage(c *gin.Context) error {
 
 // roleInput is a role as the form or a JSON body sends it. Absent fields
 // are nil: a create has no permissions, an update keeps the current
-// values. The read-only fields of roleJSON are accepted and ignored, so
+// values. The read-only fields of api.Role are accepted and ignored, so
 // that a script can send back what it fetched.
 type roleInput struct {
 	Name        *string   `json:"name"`
@@ -98,6 +96,11 @@ func (h *Handlers) roleForm(f views.RoleForm) formAnswer {
 	})
 }
 
+// roleKind names roles in the answers to their changes.
+var roleKind = kind[models.RoleSummary]{noun: "role", next: "/roles", describe: func(r *models.RoleSummary) (string, any, []any) {
+	return fmt.Sprintf("Role “%s”", r.Name), toRoleJSON(r), []any{"role_id", r.ID}
+}}
+
 func (h *Handlers) roleCreate(c *gin.Context) error {
 	var in roleInput
 	if err := bind(c, &in, maxFormBytes); err != nil {
@@ -106,26 +109,17 @@ func (h *Handlers) roleCreate(c *gin.Context) error {
 	m := models.RoleInput{Permissions: []string{}}
 	overlay(&m.Name, in.Name)
 	overlay(&m.Permissions, in.Permissions)
-	r, err := models.CreateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), m, h.now().UTC())
-	if err != nil {
-		return withForm(failed("create the role", err), h.roleForm(views.RoleForm{Name: m.Name, Permissions: m.Permissions}))
-	}
-	h.log.Info("role created", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusCreated, toRoleJSON(r), fmt.Sprintf("Role “%s” created.", r.Name), "/roles")
+	form := h.roleForm(views.RoleForm{Name: m.Name, Permissions: m.Permissions})
+	return save(h, c, creating, roleKind, nil, form, func() (*models.RoleSummary, error) {
+		return models.CreateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), m, h.now().UTC())
+	})
 }
 
 func (h *Handlers) roleUpdate(c *gin.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
 	var in roleInput
-	if err := bind(c, &in, maxFormBytes); err != nil {
-		return err
-	}
-	cur, err := models.RoleSummaryByID(c.Request.Context(), h.db, id)
+	id, cur, err := toUpdate(h, c, pathID, &in, maxFormBytes, "role", models.RoleSummaryByID)
 	if err != nil {
-		return failed("load the role", err)
+		return err
 	}
 	ch := in.changes(cur)
 	// The form is built before the model trims the name in place: it
@@ -133,12 +127,9 @@ func (h *Handlers) roleUpdate(c *gin.Context) error {
 	f := roleFormOf(cur)
 	overlay(&f.Name, ch.Name)
 	overlay(&f.Permissions, ch.Permissions)
-	r, err := models.UpdateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), id, ch, h.now().UTC())
-	if err != nil {
-		return withForm(failed("update the role", err), h.roleForm(f))
-	}
-	h.log.Info("role updated", "role_id", r.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusOK, toRoleJSON(r), fmt.Sprintf("Role “%s” saved.", r.Name), "/roles")
+	return save(h, c, updating, roleKind, nil, h.roleForm(f), func() (*models.RoleSummary, error) {
+		return models.UpdateRole(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), id, ch, h.now().UTC())
+	})
 }
 
 // roleDelete removes a custom role. A role someone else deleted after the
@@ -186,15 +177,6 @@ func (h *Handlers) roleRefused(cur *models.RoleSummary) formAnswer {
 	}
 }
 
-// roleJSON is the API shape of a role.
-type roleJSON struct {
-	ID          uint     `json:"id"`
-	Name        string   `json:"name"`
-	Builtin     bool     `json:"builtin"`
-	Permissions []string `json:"permissions"`
-	Users       []string `json:"users"`
-}
-
-func toRoleJSON(r *models.RoleSummary) roleJSON {
-	return roleJSON{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions, Users: r.Users}
+func toRoleJSON(r *models.RoleSummary) api.Role {
+	return api.Role{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions, Users: r.Users}
 }

@@ -9,36 +9,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
-// roleOut is the API shape of a role.
-type roleOut struct {
-	ID          uint     `json:"id"`
-	Name        string   `json:"name"`
-	Builtin     bool     `json:"builtin"`
-	Permissions []string `json:"permissions"`
-	Users       []string `json:"users"`
-}
-
-func createRole(t *testing.T, c *knottest.Client, name string, perms ...string) roleOut {
+func createRole(t *testing.T, c *knottest.Client, name string, perms ...string) api.Role {
 	t.Helper()
 	if perms == nil {
 		perms = []string{}
 	}
 	res := c.JSONRequest(http.MethodPost, "/api/roles", map[string]any{"name": name, "permissions": perms})
 	wantStatus(t, res, http.StatusCreated)
-	var r roleOut
+	var r api.Role
 	res.JSON(t, &r)
 	return r
 }
 
-func listRoles(t *testing.T, c *knottest.Client) []roleOut {
+func listRoles(t *testing.T, c *knottest.Client) []api.Role {
 	t.Helper()
 	res := c.Get("/api/roles")
 	wantStatus(t, res, http.StatusOK)
-	var out []roleOut
+	var out []api.Role
 	res.JSON(t, &out)
 	return out
 }
@@ -129,9 +121,7 @@ func TestCreateAndEditACustomRole(t *testing.T) {
 	}
 	wantStatus(t, cs.nobody.Get("/templates/new"), http.StatusForbidden)
 	wantStatus(t, cs.nobody.Get("/api-tokens"), http.StatusOK)
-	var me struct {
-		Roles []string `json:"roles"`
-	}
+	var me api.WhoAmI
 	cs.nobody.Get("/api/users/whoami").JSON(t, &me)
 	if !slices.Equal(me.Roles, []string{"Editors"}) {
 		t.Fatalf("renamed role shows as %q", me.Roles)
@@ -322,7 +312,7 @@ func TestRoleManagersCannotGrantWhatTheyLack(t *testing.T) {
 	res := cs.nobody.PostForm("/roles", roleForm("Sneaky", models.PermManageUsers), htmx)
 	wantBody(t, res, "You can only grant permissions you hold yourself; you lack manage_users.")
 	roles := listRoles(t, cs.nobody)
-	var mine roleOut
+	var mine api.Role
 	for _, r := range roles {
 		if r.Name == "Role admins" {
 			mine = r

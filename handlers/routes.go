@@ -107,78 +107,86 @@ func (h *Handlers) tokenRoutes(pages, api *gin.RouterGroup) {
 	api.DELETE("/tokens/:id", tokens(h.deleteToken)...)
 }
 
+// resource is the handlers of a resource that pages and the API manage
+// alike; a nil one is a route the resource does not have.
+type resource struct {
+	list, get                      func(*gin.Context) error
+	newPage                        gin.HandlerFunc
+	create, editPage, update, drop func(*gin.Context) error
+}
+
+// resourceRoutes registers a resource's standard routes on pages and api,
+// each already gated and at the resource's path:
+//
+//	pages: GET "" (list), GET /new, POST "", GET /:id/edit, POST /:id, POST /:id/delete
+//	api:   GET "", POST "", GET /:id, PUT /:id, DELETE /:id
+func (h *Handlers) resourceRoutes(pages, api *gin.RouterGroup, r resource) {
+	if r.list != nil {
+		pages.GET("", h.handle(r.list))
+		api.GET("", h.handle(r.list))
+	}
+	if r.get != nil {
+		api.GET("/:id", h.handle(r.get))
+	}
+	pages.GET("/new", r.newPage)
+	pages.POST("", h.handle(r.create))
+	api.POST("", h.handle(r.create))
+	pages.GET("/:id/edit", h.handle(r.editPage))
+	pages.POST("/:id", h.handle(r.update))
+	api.PUT("/:id", h.handle(r.update))
+	if r.drop != nil {
+		pages.POST("/:id/delete", h.handle(r.drop))
+		api.DELETE("/:id", h.handle(r.drop))
+	}
+}
+
 // templateRoutes: reading is for everyone signed in (filtered by zone),
 // and a preview for whoever can see the template (see visibleTemplate);
 // writing needs manage_templates.
 func (h *Handlers) templateRoutes(pages, api *gin.RouterGroup) {
 	pages.GET("/templates", h.handle(h.templates))
 	pages.GET("/templates/:id/preview", h.handle(h.templatePreview))
-	edit := pages.Group("/templates", h.requirePerm(models.PermManageTemplates))
-	edit.GET("/new", h.templateNewPage)
-	edit.POST("", h.handle(h.templateCreate))
-	edit.GET("/:id/edit", h.handle(h.templateEditPage))
-	edit.POST("/:id", h.handle(h.templateUpdate))
-	edit.POST("/:id/delete", h.handle(h.templateDelete))
-
 	api.GET("/templates", h.handle(h.templates))
 	api.GET("/templates/:id", h.handle(h.template))
 	api.GET("/templates/:id/preview", h.handle(h.templatePreview))
-	write := api.Group("/templates", h.requirePerm(models.PermManageTemplates))
-	write.POST("", h.handle(h.templateCreate))
-	write.PUT("/:id", h.handle(h.templateUpdate))
-	write.DELETE("/:id", h.handle(h.templateDelete))
+	gate := h.requirePerm(models.PermManageTemplates)
+	h.resourceRoutes(pages.Group("/templates", gate), api.Group("/templates", gate), resource{
+		newPage: h.templateNewPage, create: h.templateCreate, editPage: h.templateEditPage,
+		update: h.templateUpdate, drop: h.templateDelete,
+	})
 }
 
 // variableRoutes: every page and API route needs manage_variables. Cluster
 // copies on a leaf are named with ?source=cluster.
 func (h *Handlers) variableRoutes(pages, api *gin.RouterGroup) {
-	vars := pages.Group("/variables", h.requirePerm(models.PermManageVariables))
-	vars.GET("", h.handle(h.variables))
-	vars.GET("/new", h.variableNewPage)
-	vars.POST("", h.handle(h.variableCreate))
-	vars.GET("/:id/edit", h.handle(h.variableEditPage))
+	gate := h.requirePerm(models.PermManageVariables)
+	vars := pages.Group("/variables", gate)
 	vars.GET("/:id/reveal", h.handle(h.variable))
-	vars.POST("/:id", h.handle(h.variableUpdate))
-	vars.POST("/:id/delete", h.handle(h.variableDelete))
-
-	apiVars := api.Group("/templatevars", h.requirePerm(models.PermManageVariables))
-	apiVars.GET("", h.handle(h.variables))
-	apiVars.POST("", h.handle(h.variableCreate))
-	apiVars.GET("/:id", h.handle(h.variable))
-	apiVars.PUT("/:id", h.handle(h.variableUpdate))
-	apiVars.DELETE("/:id", h.handle(h.variableDelete))
+	h.resourceRoutes(vars, api.Group("/templatevars", gate), resource{
+		list: h.variables, get: h.variable, newPage: h.variableNewPage, create: h.variableCreate,
+		editPage: h.variableEditPage, update: h.variableUpdate, drop: h.variableDelete,
+	})
 }
 
+// userRoutes: everything needs manage_users. Users are deactivated, never
+// deleted; the edit page has a second form for the password.
 func (h *Handlers) userRoutes(pages, api *gin.RouterGroup) {
-	users := pages.Group("/users", h.requirePerm(models.PermManageUsers))
-	users.GET("", h.handle(h.users))
-	users.GET("/new", h.handle(h.userNewPage))
-	users.POST("", h.handle(h.userCreate))
-	users.GET("/:id/edit", h.handle(h.userEditPage))
-	users.POST("/:id", h.handle(h.userUpdate))
+	gate := h.requirePerm(models.PermManageUsers)
+	users := pages.Group("/users", gate)
 	users.POST("/:id/password", h.handle(h.userSetPassword))
-
-	apiUsers := api.Group("/users", h.requirePerm(models.PermManageUsers))
-	apiUsers.GET("", h.handle(h.users))
-	apiUsers.POST("", h.handle(h.userCreate))
-	apiUsers.GET("/:id", h.handle(h.user))
-	apiUsers.PUT("/:id", h.handle(h.userUpdate))
+	h.resourceRoutes(users, api.Group("/users", gate), resource{
+		list: h.users, get: h.user, newPage: h.handle(h.userNewPage), create: h.userCreate,
+		editPage: h.userEditPage, update: h.userUpdate,
+	})
 }
 
+// roleRoutes: everything needs manage_roles.
 func (h *Handlers) roleRoutes(pages, api *gin.RouterGroup) {
-	roles := pages.Group("/roles", h.requirePerm(models.PermManageRoles))
-	roles.GET("", h.handle(h.roles))
-	roles.GET("/new", h.roleNewPage)
-	roles.POST("", h.handle(h.roleCreate))
-	roles.GET("/:id/edit", h.handle(h.roleEditPage))
-	roles.POST("/:id", h.handle(h.roleUpdate))
-	roles.POST("/:id/delete", h.handle(h.roleDelete))
-
-	apiRoles := api.Group("/roles", h.requirePerm(models.PermManageRoles))
-	apiRoles.GET("", h.handle(h.roles))
-	apiRoles.POST("", h.handle(h.roleCreate))
-	apiRoles.PUT("/:id", h.handle(h.roleUpdate))
-	apiRoles.DELETE("/:id", h.handle(h.roleDelete))
+	gate := h.requirePerm(models.PermManageRoles)
+	h.resourceRoutes(pages.Group("/roles", gate), api.Group("/roles", gate), resource{
+		list: h.roles, newPage: h.roleNewPage, create: h.roleCreate,
+		editPage: h.roleEditPage, update: h.roleUpdate, drop: h.roleDelete,
+	})
 }
 
 // leafRoutes: on an origin, the Leaf Nodes page and the endpoints leaves

@@ -149,18 +149,6 @@ func (h *Handlers) checkCredentials(c *gin.Context, email, password string) (*mo
 // users. An unknown email costs the same bcrypt work as a wrong password.
 func (h *Handlers) checkLocalCredentials(c *gin.Context, email, password string) (*models.User, error) {
 	u, err := models.UserByEmail(c.Request.Context(), h.db, email)
-	if errors.Is(err, models.ErrNotFound) {
-		models.CheckPassword("", password)
-		return nil, errBadCredentials
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !models.CheckPassword(u.PasswordHash, password) {
-		return nil, errBadCredentials
-	}
-	if !u.Active {
-		return nil, errInactive
-	}
-	return u, nil
+	return models.CheckSignIn(u, err, password, func(u *models.User) string { return u.PasswordHash },
+		models.SignInRefusals{Unknown: errBadCredentials, BadPassword: errBadCredentials, Inactive: errInactive})
 }

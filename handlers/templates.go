@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -123,7 +124,7 @@ func (h *Handlers) templateEditPage(c *gin.Context) error {
 // templateInput is a template as a form or a JSON body sends it. Absent
 // fields are nil: a create fills in defaults, an update keeps the current
 // values (a form always sends every field). The read-only fields of
-// templateJSON are accepted and ignored, so that a script can send back
+// api.Template are accepted and ignored, so that a script can send back
 // what it fetched; any other unknown field is refused as a likely typo.
 type templateInput struct {
 	Name        *string   `json:"name"`
@@ -178,59 +179,39 @@ func (in *templateInput) form(id uint, m models.TemplateInput) func(models.Field
 	}
 }
 
+// templateKind names templates in the answers to their changes.
+var templateKind = kind[models.Template]{noun: "template", next: "/templates", describe: func(t *models.Template) (string, any, []any) {
+	return fmt.Sprintf("Template “%s”", t.Name), toTemplateJSON(t), []any{"template_id", t.ID}
+}}
+
 func (h *Handlers) templateCreate(c *gin.Context) error {
 	var in templateInput
 	if err := bind(c, &in, maxTemplateBytes(c)); err != nil {
 		return err
 	}
 	m, err := in.over(models.TemplateInput{Active: true})
-	var t *models.Template
-	if err == nil {
-		t, err = models.CreateTemplate(c.Request.Context(), h.db, m, h.now().UTC())
-	}
-	if err != nil {
-		return withForm(failed("create the template", err), h.formFor(in.form(0, m)))
-	}
-	h.log.Info("template created", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusCreated, toTemplateJSON(t), fmt.Sprintf("Template “%s” created.", t.Name), "/templates")
+	return save(h, c, creating, templateKind, err, h.formFor(in.form(0, m)), func() (*models.Template, error) {
+		return models.CreateTemplate(c.Request.Context(), h.db, m, h.now().UTC())
+	})
 }
 
 func (h *Handlers) templateUpdate(c *gin.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := clusterTemplateRefused(c); err != nil {
-		return err
-	}
 	var in templateInput
-	if err := bind(c, &in, maxTemplateBytes(c)); err != nil {
-		return err
-	}
-	cur, err := models.TemplateByID(c.Request.Context(), h.db, id)
+	id, cur, err := toUpdate(h, c, templateToChange, &in, maxTemplateBytes(c), "template", models.TemplateByID)
 	if err != nil {
-		return failed("load the template", err)
+		return err
 	}
 	m, err := in.over(models.TemplateInput{Name: cur.Name, Description: cur.Description, Zones: cur.Zones, Active: cur.Active, Body: cur.Body})
-	var t *models.Template
-	if err == nil {
-		t, err = models.UpdateTemplate(c.Request.Context(), h.db, id, m, h.now().UTC())
-	}
-	if err != nil {
-		return withForm(failed("update the template", err), h.formFor(in.form(id, m)))
-	}
-	h.log.Info("template updated", "template_id", t.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusOK, toTemplateJSON(t), fmt.Sprintf("Template “%s” saved.", t.Name), "/templates")
+	return save(h, c, updating, templateKind, err, h.formFor(in.form(id, m)), func() (*models.Template, error) {
+		return models.UpdateTemplate(c.Request.Context(), h.db, id, m, h.now().UTC())
+	})
 }
 
 // templateDelete removes a template. In a browser, a template someone else
 // deleted first counts as deleted: what the person wanted is true.
 func (h *Handlers) templateDelete(c *gin.Context) error {
-	id, err := pathID(c)
+	id, err := templateToChange(c)
 	if err != nil {
-		return err
-	}
-	if err := clusterTemplateRefused(c); err != nil {
 		return err
 	}
 	t, err := models.TemplateByID(c.Request.Context(), h.db, id)
@@ -247,10 +228,15 @@ func (h *Handlers) templateDelete(c *gin.Context) error {
 	return h.deleted(c, id, fmt.Sprintf("Template “%s” deleted.", t.Name), "/templates")
 }
 
-// clusterTemplateRefused refuses a write to a cluster template
-// (?source=cluster): on a leaf those are the origin's, read-only here.
-func clusterTemplateRefused(c *gin.Context) error {
-	return clusterRefused(c, "Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
+// templateToChange is the id of the local template an update or a delete
+// names. A cluster template (?source=cluster) is refused: on a leaf those
+// are the origin's, read-only here.
+func templateToChange(c *gin.Context) (uint, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return 0, err
+	}
+	return id, clusterRefused(c, "Cluster templates are read-only on a leaf; change them on the origin (needs the manage_templates permission there).")
 }
 
 // maxTemplateBytes bounds a template's body: the largest allowed definition
@@ -263,21 +249,8 @@ func maxTemplateBytes(c *gin.Context) int64 {
 	return maxTemplateFormBytes
 }
 
-// templateJSON is the API shape of a template (README: JSON API).
-type templateJSON struct {
-	ID          uint     `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Zones       []string `json:"zones"`
-	Active      bool     `json:"active"`
-	Body        string   `json:"body"`
-	Source      string   `json:"source"`
-	CreatedAt   string   `json:"created_at"`
-	UpdatedAt   string   `json:"updated_at"`
-}
-
-func toTemplateJSON(t *models.Template) templateJSON {
-	return templateJSON{
+func toTemplateJSON(t *models.Template) api.Template {
+	return api.Template{
 		ID: t.ID, Name: t.Name, Description: t.Description, Zones: nonNil(t.Zones), Active: t.Active, Body: t.Body,
 		Source: t.SourceName(), CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt),
 	}

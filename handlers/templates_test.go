@@ -9,45 +9,33 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
-// tmpl is the API shape of a template.
-type tmpl struct {
-	ID          uint     `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Zones       []string `json:"zones"`
-	Active      bool     `json:"active"`
-	Body        string   `json:"body"`
-	Source      string   `json:"source"`
-	CreatedAt   string   `json:"created_at"`
-	UpdatedAt   string   `json:"updated_at"`
-}
-
-func createTemplate(t *testing.T, c *knottest.Client, body map[string]any) tmpl {
+func createTemplate(t *testing.T, c *knottest.Client, body map[string]any) api.Template {
 	t.Helper()
 	if _, ok := body["body"]; !ok {
 		body["body"] = "image: ubuntu:24.04\n"
 	}
 	res := c.JSONRequest(http.MethodPost, "/api/templates", body)
 	wantStatus(t, res, http.StatusCreated)
-	var out tmpl
+	var out api.Template
 	res.JSON(t, &out)
 	return out
 }
 
-func listTemplates(t *testing.T, c *knottest.Client, query string) []tmpl {
+func listTemplates(t *testing.T, c *knottest.Client, query string) []api.Template {
 	t.Helper()
 	res := c.Get("/api/templates" + query)
 	wantStatus(t, res, http.StatusOK)
-	var out []tmpl
+	var out []api.Template
 	res.JSON(t, &out)
 	return out
 }
 
-func names(ts []tmpl) []string {
+func names(ts []api.Template) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = t.Name
@@ -108,13 +96,13 @@ func TestTemplateAPICreateReadUpdateDelete(t *testing.T) {
 // updateTemplateThroughTheAPI PUTs changes to created (an hour later) and
 // wants what it names changed, the rest kept, and what GET returned
 // accepted as it is; the template ends inactive.
-func updateTemplateThroughTheAPI(t *testing.T, cs *cast, created tmpl, body string) {
+func updateTemplateThroughTheAPI(t *testing.T, cs *cast, created api.Template, body string) {
 	t.Helper()
 	// PUT changes what it names and keeps the rest.
 	cs.srv.Clock.Advance(3600e9)
 	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), map[string]any{"description": "new words", "active": false})
 	wantStatus(t, res, http.StatusOK)
-	var updated tmpl
+	var updated api.Template
 	res.JSON(t, &updated)
 	if updated.Name != created.Name || updated.Description != "new words" || updated.Active || updated.Body != body ||
 		!slices.Equal(updated.Zones, created.Zones) || updated.CreatedAt != created.CreatedAt || updated.UpdatedAt != "2026-11-02T10:00:00Z" {
@@ -124,7 +112,7 @@ func updateTemplateThroughTheAPI(t *testing.T, cs *cast, created tmpl, body stri
 	updated.Source, updated.ID, updated.Zones = "cluster", 999, []string{}
 	res = cs.admin.JSONRequest(http.MethodPut, path("/api/templates/%d", created.ID), updated)
 	wantStatus(t, res, http.StatusOK)
-	var again tmpl
+	var again api.Template
 	res.JSON(t, &again)
 	if again.ID != created.ID || again.Source != "local" || len(again.Zones) != 0 || again.Zones == nil {
 		t.Fatalf("round trip = %+v, want id kept, source local, zones []", again)
@@ -259,7 +247,7 @@ func TestConcurrentDuplicateTemplateCreates(t *testing.T) {
 // The server under test is in zone "test-zone" (knottest.Config).
 func TestTemplateListsFollowTheZoneRule(t *testing.T) {
 	cs := startCast(t)
-	mk := func(name string, active bool, zones ...string) tmpl {
+	mk := func(name string, active bool, zones ...string) api.Template {
 		return createTemplate(t, cs.admin, map[string]any{"name": name, "active": active, "zones": zones})
 	}
 	mk("everywhere", true)
@@ -446,13 +434,7 @@ func TestTemplateFormsCreateEditDelete(t *testing.T) {
 func TestTemplateFormShowsEveryMessageAndKeepsWhatWasTyped(t *testing.T) {
 	cs := startCast(t)
 	createTemplate(t, cs.admin, map[string]any{"name": "Taken"})
-	cases := []struct {
-		name  string
-		form  url.Values
-		field string
-		msg   string
-		code  int
-	}{
+	cases := []formRefusal{
 		{"no name", templateForm("", "d", "", "b", true), "name", "Enter a name.", 422},
 		{"long name", templateForm(strings.Repeat("x", 65), "d", "", "b", true), "name", "A name can be at most 64 characters.", 422},
 		{"control in name", templateForm("a\x01b", "d", "", "b", true), "name", "A name cannot contain tabs, line breaks or control characters.", 422},
@@ -469,7 +451,7 @@ func TestTemplateFormShowsEveryMessageAndKeepsWhatWasTyped(t *testing.T) {
 		{"taken name", templateForm("taken", "d", "", "b", true), "name", "A template named “taken” already exists; choose another name.", 409},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { wantTemplateFormRefused(t, cs.admin, tc.form, tc.field, tc.msg, tc.code) })
+		t.Run(tc.name, func(t *testing.T) { wantTemplateFormRefused(t, cs.admin, tc) })
 	}
 	// Several problems are reported together.
 	res := cs.admin.PostForm("/templates", templateForm("", "", "!", "", true), htmx)
@@ -486,28 +468,23 @@ func TestTemplateFormShowsEveryMessageAndKeepsWhatWasTyped(t *testing.T) {
 	wantStatus(t, cs.admin.PostForm("/templates", templateForm("n", "", "", strings.Repeat("b", 1<<20), true)), http.StatusRequestEntityTooLarge)
 }
 
-// wantTemplateFormRefused posts form to create a template, without
-// JavaScript and with htmx, and wants it refused with code and msg beside
-// field, what was typed kept.
-func wantTemplateFormRefused(t *testing.T, admin *knottest.Client, form url.Values, field, msg string, code int) {
+// wantTemplateFormRefused posts tc.form to create a template, without
+// JavaScript and with htmx, and wants it refused as tc says, in the form
+// fragment, with what was typed kept.
+func wantTemplateFormRefused(t *testing.T, admin *knottest.Client, tc formRefusal) {
 	t.Helper()
-	// Full page without JavaScript, with a status that says what happened.
-	res := admin.PostForm("/templates", form)
-	wantStatus(t, res, code)
-	wantBody(t, res, `<p class="field-error" id="`+field+`-error" role="alert">`, `aria-invalid="true"`, "<html")
-	wantBody(t, res, htmlEscape(msg))
+	// Full page without JavaScript, with a status that says what happened;
 	// htmx: 200 with only the form, so it is swapped in place.
-	frag := admin.PostForm("/templates", form, htmx)
-	wantStatus(t, frag, http.StatusOK)
+	page, frag := wantFormRefused(t, admin, "/templates", tc)
+	wantBody(t, page, `<p class="field-error" id="`+tc.field+`-error" role="alert">`, `aria-invalid="true"`, "<html")
 	if !isFragment(frag) || !strings.HasPrefix(strings.TrimSpace(frag.Body), "<form") {
 		t.Fatalf("htmx error answer is not the form fragment: %.200s", frag.Body)
 	}
-	wantBody(t, frag, htmlEscape(msg))
 	// What was typed is kept (short values only; escaped).
-	if n := form.Get("name"); len(n) < 100 && !strings.ContainsAny(n, "\x01\xff") {
+	if n := tc.form.Get("name"); len(n) < 100 && !strings.ContainsAny(n, "\x01\xff") {
 		wantBody(t, frag, `value="`+htmlEscape(n)+`"`)
 	}
-	if z := form.Get("zones"); len(z) < 100 {
+	if z := tc.form.Get("zones"); len(z) < 100 {
 		wantBody(t, frag, ">\n"+htmlEscape(z)+"</textarea>")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/htmx"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
@@ -304,20 +305,9 @@ func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 }
 
-// tokenJSON is the API shape of a token. Token is set only in the answer
-// to a create: the one time the API sends it.
-type tokenJSON struct {
-	ID         uint    `json:"id"`
-	Name       string  `json:"name"`
-	Prefix     string  `json:"prefix"`
-	CreatedAt  string  `json:"created_at"`
-	LastUsedAt *string `json:"last_used_at"`
-	ExpiresAt  string  `json:"expires_at"`
-	Token      string  `json:"token,omitempty"`
-}
-
-func newTokenJSON(t *models.Token) tokenJSON {
-	out := tokenJSON{
+// newTokenJSON leaves Token empty: only the answer to a create sets it.
+func newTokenJSON(t *models.Token) api.Token {
+	out := api.Token{
 		ID:        t.ID,
 		Name:      t.Name,
 		Prefix:    t.Prefix,

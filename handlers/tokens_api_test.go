@@ -13,23 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
 const badToken = `{"error":"Authentication token is not valid"}`
-
-// tokenJSON mirrors the documented API shape.
-type tokenJSON struct {
-	ID         uint    `json:"id"`
-	Name       string  `json:"name"`
-	Prefix     string  `json:"prefix"`
-	CreatedAt  string  `json:"created_at"`
-	LastUsedAt *string `json:"last_used_at"`
-	ExpiresAt  string  `json:"expires_at"`
-	Token      string  `json:"token"`
-}
 
 func bearer(token string) string { return "Authorization: Bearer " + token }
 
@@ -39,13 +29,13 @@ func whoamiWith(srv *knottest.Instance, token string) *knottest.Response {
 	return srv.Client().Get("/api/users/whoami", bearer(token))
 }
 
-func listTokens(t *testing.T, c *knottest.Client, headers ...string) []tokenJSON {
+func listTokens(t *testing.T, c *knottest.Client, headers ...string) []api.Token {
 	t.Helper()
 	res := c.Get("/api/tokens", headers...)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /api/tokens = %d %s", res.StatusCode, res.Body)
 	}
-	var out []tokenJSON
+	var out []api.Token
 	res.JSON(t, &out)
 	return out
 }
@@ -79,7 +69,7 @@ func TestTokenAPICreateListDelete(t *testing.T) {
 // createTokenThroughTheAPI makes "Leaf Test" at the given time and checks
 // the answer: exactly the documented keys, kept out of caches, a token of
 // 32 random bytes that expires 14 days on.
-func createTokenThroughTheAPI(t *testing.T, admin *knottest.Client, created time.Time) tokenJSON {
+func createTokenThroughTheAPI(t *testing.T, admin *knottest.Client, created time.Time) api.Token {
 	t.Helper()
 	res := admin.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": "  Leaf Test  "})
 	if res.StatusCode != http.StatusCreated {
@@ -94,7 +84,7 @@ func createTokenThroughTheAPI(t *testing.T, admin *knottest.Client, created time
 	if res.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("create answer Cache-Control = %q, want no-store", res.Header.Get("Cache-Control"))
 	}
-	var tok tokenJSON
+	var tok api.Token
 	res.JSON(t, &tok)
 	if !tokenFormat.MatchString(tok.Token) {
 		t.Fatalf("token %q is not 44 characters of URL-safe base64 with padding", tok.Token)
@@ -113,7 +103,7 @@ func createTokenThroughTheAPI(t *testing.T, admin *knottest.Client, created time
 
 // wantTheListWithoutTheToken checks that the list, tok alone in it, never
 // carries the token itself.
-func wantTheListWithoutTheToken(t *testing.T, admin *knottest.Client, tok tokenJSON) {
+func wantTheListWithoutTheToken(t *testing.T, admin *knottest.Client, tok api.Token) {
 	t.Helper()
 	res := admin.Get("/api/tokens")
 	if strings.Contains(res.Body, tok.Token) || strings.Contains(res.Body, `"token"`) {
@@ -131,7 +121,7 @@ func wantTheListWithoutTheToken(t *testing.T, admin *knottest.Client, tok tokenJ
 
 // deleteTokenThroughTheAPI deletes tok, which stops working at once, and
 // checks that a second delete, or one of no token at all, is a 404.
-func deleteTokenThroughTheAPI(t *testing.T, srv *knottest.Instance, admin *knottest.Client, tok tokenJSON) {
+func deleteTokenThroughTheAPI(t *testing.T, srv *knottest.Instance, admin *knottest.Client, tok api.Token) {
 	t.Helper()
 	res := admin.JSONRequest(http.MethodDelete, fmt.Sprintf("/api/tokens/%d", tok.ID), nil)
 	if res.StatusCode != http.StatusOK {
@@ -195,7 +185,7 @@ func TestTokenAPIRejectsBadBodiesNamingTheProblem(t *testing.T) {
 	// Exactly 255 characters (multi-byte ones too) is fine, and unicode survives.
 	for _, name := range []string{strings.Repeat("ü", 255), "Schlüssel 🔑 <b>&</b>"} {
 		res := admin.JSONRequest(http.MethodPost, "/api/tokens", map[string]string{"name": name})
-		var tok tokenJSON
+		var tok api.Token
 		res.JSON(t, &tok)
 		if res.StatusCode != http.StatusCreated || tok.Name != name {
 			t.Fatalf("create %.20q = %d, name %.20q", name, res.StatusCode, tok.Name)
@@ -212,10 +202,7 @@ func TestBearerTokenAuthenticatesTheAPI(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("whoami with token = %d %s", res.StatusCode, res.Body)
 	}
-	var me struct {
-		ID       uint   `json:"id"`
-		Username string `json:"username"`
-	}
+	var me api.WhoAmI
 	res.JSON(t, &me)
 	if me.ID != devID || me.Username != "dev" {
 		t.Fatalf("token authenticated as %+v, want dev", me)

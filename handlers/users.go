@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -18,10 +19,7 @@ import (
 // users lists every user: JSON under /api/, the page otherwise.
 func (h *Handlers) users(c *gin.Context) error {
 	list, err := models.ListUsers(c.Request.Context(), h.db)
-	if err != nil {
-		return failed("list users", err)
-	}
-	return h.listed(c, mapSlice(list, toUserJSON), func(notice string) templ.Component {
+	return listed(h, c, "list users", list, err, toUserJSON, func(notice string) templ.Component {
 		return views.UsersPage(views.UsersData{Users: list, Notice: notice})
 	})
 }
@@ -82,7 +80,7 @@ func userFormOf(u *models.UserSummary) views.UserForm {
 // userInput is a user as the form or a JSON body sends it. Absent fields
 // are nil: a create fills in defaults, an update keeps the current values.
 // Roles are names in JSON, as whoami reports them, and checked boxes of
-// role ids in the form. The read-only fields of userJSON are accepted and
+// role ids in the form. The read-only fields of api.User are accepted and
 // ignored, so that a script can send back what it fetched.
 type userInput struct {
 	Username *string   `json:"username"`
@@ -183,6 +181,12 @@ func (in *userInput) form(f views.UserForm) views.UserForm {
 	return f
 }
 
+// userKind names users in the answers to their creation; an update
+// answers for itself (see userUpdate).
+var userKind = kind[models.UserSummary]{noun: "user", next: "/users", describe: func(u *models.UserSummary) (string, any, []any) {
+	return "User " + u.Username, toUserJSON(u), []any{"user_id", u.ID}
+}}
+
 func (h *Handlers) userCreate(c *gin.Context) error {
 	var in userInput
 	if err := bind(c, &in, maxFormBytes); err != nil {
@@ -190,29 +194,16 @@ func (h *Handlers) userCreate(c *gin.Context) error {
 	}
 	f := in.form(views.UserForm{})
 	n, err := h.newUser(c, &in)
-	var u *models.UserSummary
-	if err == nil {
-		u, err = models.CreateUser(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), n, h.now().UTC())
-	}
-	if err != nil {
-		return withForm(failed("create the user", err), h.userForm(f, detailsForm))
-	}
-	h.log.Info("user created", "user_id", u.ID, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusCreated, toUserJSON(u), fmt.Sprintf("User %s created.", u.Username), "/users")
+	return save(h, c, creating, userKind, err, h.userForm(f, detailsForm), func() (*models.UserSummary, error) {
+		return models.CreateUser(c.Request.Context(), h.db, webctx.Identity(c.Request.Context()), n, h.now().UTC())
+	})
 }
 
 func (h *Handlers) userUpdate(c *gin.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
 	var in userInput
-	if err := bind(c, &in, maxFormBytes); err != nil {
-		return err
-	}
-	cur, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
+	id, cur, err := toUpdate(h, c, pathID, &in, maxFormBytes, "user", models.UserSummaryByID)
 	if err != nil {
-		return failed("load the user", err)
+		return err
 	}
 	// The form is built before the model normalises the email in place:
 	// it shows what was typed.
@@ -319,19 +310,8 @@ func (h *Handlers) userSetPassword(c *gin.Context) error {
 	return nil
 }
 
-// userJSON is the API shape of a user. It never carries the password hash.
-type userJSON struct {
-	ID          uint     `json:"id"`
-	Username    string   `json:"username"`
-	Email       string   `json:"email"`
-	Active      bool     `json:"active"`
-	Roles       []string `json:"roles"`
-	CreatedAt   string   `json:"created_at"`
-	LastLoginAt *string  `json:"last_login_at"`
-}
-
-func toUserJSON(u *models.UserSummary) userJSON {
-	return userJSON{
+func toUserJSON(u *models.UserSummary) api.User {
+	return api.User{
 		ID: u.ID, Username: u.Username, Email: u.Email, Active: u.Active, Roles: u.RoleNames(),
 		CreatedAt: rfc3339(u.CreatedAt), LastLoginAt: rfc3339OrNull(u.LastLoginAt),
 	}

@@ -8,26 +8,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
-// userOut is the API shape of a user.
-type userOut struct {
-	ID          uint     `json:"id"`
-	Username    string   `json:"username"`
-	Email       string   `json:"email"`
-	Active      bool     `json:"active"`
-	Roles       []string `json:"roles"`
-	CreatedAt   string   `json:"created_at"`
-	LastLoginAt *string  `json:"last_login_at"`
-}
-
-func getUser(t *testing.T, c *knottest.Client, id uint) userOut {
+func getUser(t *testing.T, c *knottest.Client, id uint) api.User {
 	t.Helper()
 	res := c.Get(path("/api/users/%d", id))
 	wantStatus(t, res, http.StatusOK)
-	var u userOut
+	var u api.User
 	res.JSON(t, &u)
 	return u
 }
@@ -95,10 +85,7 @@ func TestCreateUserWithTheForm(t *testing.T) {
 	// Stored trimmed, its ASCII letters in lower case.
 	wantBody(t, cs.admin.Get("/users"), "User alice created.", "<strong>alice</strong>", "alice@example.com")
 	alice := cs.srv.Login("alice@example.com", "alice-password")
-	var me struct {
-		Roles       []string `json:"roles"`
-		Permissions []string `json:"permissions"`
-	}
+	var me api.WhoAmI
 	alice.Get("/api/users/whoami").JSON(t, &me)
 	if !slices.Equal(me.Roles, []string{"Developer"}) || !slices.Equal(me.Permissions, []string{models.PermUseAPITokens}) {
 		t.Fatalf("alice = %+v", me)
@@ -117,13 +104,7 @@ func TestCreateUserWithTheForm(t *testing.T) {
 func TestCreateUserFormShowsEveryMessage(t *testing.T) {
 	cs := startCast(t)
 	long := strings.Repeat("p", 73)
-	cases := []struct {
-		name  string
-		form  url.Values
-		field string
-		msg   string
-		code  int
-	}{
+	cases := []formRefusal{
 		{"bad username", userForm("1abc", "a@example.com", "longenough", "longenough", true), "username", "Use 2–64 letters, digits or dashes, starting with a letter.", 422},
 		{"empty username", userForm("", "a@example.com", "longenough", "longenough", true), "username", "Use 2–64 letters", 422},
 		{"HTML username", userForm("<b>x</b>", "a@example.com", "longenough", "longenough", true), "username", "Use 2–64 letters", 422},
@@ -140,15 +121,12 @@ func TestCreateUserFormShowsEveryMessage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := cs.admin.PostForm("/users", tc.form)
-			wantStatus(t, res, tc.code)
-			wantBody(t, res, `id="`+tc.field+`-error"`, htmlEscape(tc.msg), "<html")
-			frag := cs.admin.PostForm("/users", tc.form, htmx)
-			wantStatus(t, frag, http.StatusOK)
+			page, frag := wantFormRefused(t, cs.admin, "/users", tc)
+			wantBody(t, page, "<html")
 			if !isFragment(frag) {
 				t.Fatal("htmx error answer is a whole page")
 			}
-			wantBody(t, frag, htmlEscape(tc.msg), `value="`+htmlEscape(tc.form.Get("username"))+`"`, `value="`+htmlEscape(tc.form.Get("email"))+`"`)
+			wantBody(t, frag, `value="`+htmlEscape(tc.form.Get("username"))+`"`, `value="`+htmlEscape(tc.form.Get("email"))+`"`)
 			// Passwords are never sent back.
 			wantNoBody(t, frag, "longenough", "different", `value="short"`)
 		})
@@ -185,13 +163,7 @@ func TestEditUserEmailRolesAndActive(t *testing.T) {
 	wantStatus(t, cs.admin.PostForm(path("/users/%d", cs.devID), editForm("developer@example.com", true)), http.StatusSeeOther)
 	wantStatus(t, cs.dev.Get("/api-tokens"), http.StatusForbidden)
 
-	cases := []struct {
-		name  string
-		form  url.Values
-		field string
-		msg   string
-		code  int
-	}{
+	cases := []formRefusal{
 		{"empty email", editForm("", true), "email", "Enter an email address.", 422},
 		{"bad email", editForm("nope", true), "email", "Enter a valid email address", 422},
 		{"taken email", editForm("NOBODY@example.com", true), "email", "Another user already has the email address nobody@example.com.", 409},
@@ -199,12 +171,8 @@ func TestEditUserEmailRolesAndActive(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := cs.admin.PostForm(path("/users/%d", cs.devID), tc.form)
-			wantStatus(t, res, tc.code)
-			wantBody(t, res, `id="`+tc.field+`-error"`, htmlEscape(tc.msg))
-			frag := cs.admin.PostForm(path("/users/%d", cs.devID), tc.form, htmx)
-			wantStatus(t, frag, http.StatusOK)
-			wantBody(t, frag, htmlEscape(tc.msg), `value="`+htmlEscape(tc.form.Get("email"))+`"`)
+			_, frag := wantFormRefused(t, cs.admin, path("/users/%d", cs.devID), tc)
+			wantBody(t, frag, `value="`+htmlEscape(tc.form.Get("email"))+`"`)
 		})
 	}
 	if u := getUser(t, cs.admin, cs.devID); u.Email != "developer@example.com" {
@@ -281,7 +249,7 @@ func TestDeactivatingThroughTheAPIEndsSessions(t *testing.T) {
 	cs := startCast(t)
 	res := cs.admin.JSONRequest(http.MethodPut, path("/api/users/%d", cs.devID), map[string]any{"active": false})
 	wantStatus(t, res, http.StatusOK)
-	var u userOut
+	var u api.User
 	res.JSON(t, &u)
 	if u.Active {
 		t.Fatalf("after deactivation = %+v", u)
@@ -422,7 +390,7 @@ func TestUserManagersCannotGrantWhatTheyLack(t *testing.T) {
 	wantStatus(t, cs.admin.JSONRequest(http.MethodPost, "/api/roles", map[string]any{"name": "Helpdesk", "permissions": []string{models.PermManageUsers}}), http.StatusCreated)
 	wantStatus(t, cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "helper", "email": "helper@example.com", "password": "helper-password", "roles": []string{"Helpdesk"}}), http.StatusCreated)
 	helper := cs.srv.Login("helper@example.com", "helper-password")
-	var helperOut []userOut
+	var helperOut []api.User
 	helper.Get("/api/users").JSON(t, &helperOut)
 	var helperID uint
 	for _, u := range helperOut {
@@ -454,7 +422,7 @@ func TestUsersAPIListsUsersWithoutSecrets(t *testing.T) {
 	res := cs.admin.Get("/api/users")
 	wantStatus(t, res, http.StatusOK)
 	wantNoBody(t, res, "$2a$", "password")
-	var list []userOut
+	var list []api.User
 	res.JSON(t, &list)
 	if len(list) != 3 || list[0].Username != "admin" || !slices.Equal(list[0].Roles, []string{"Admin"}) || list[2].Username != "nobody" || list[2].Roles == nil {
 		t.Fatalf("users = %+v", list)
@@ -466,11 +434,11 @@ func TestUsersAPIListsUsersWithoutSecrets(t *testing.T) {
 }
 
 // createZoe creates the user zoe, a Developer, through the API.
-func createZoe(t *testing.T, cs *cast) userOut {
+func createZoe(t *testing.T, cs *cast) api.User {
 	t.Helper()
 	res := cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "zoe", "email": "zoe@example.com", "password": "zoe-password", "roles": []string{"developer"}})
 	wantStatus(t, res, http.StatusCreated)
-	var zoe userOut
+	var zoe api.User
 	res.JSON(t, &zoe)
 	if zoe.ID == 0 || !zoe.Active || !slices.Equal(zoe.Roles, []string{"Developer"}) || zoe.LastLoginAt != nil {
 		t.Fatalf("created = %+v", zoe)
@@ -581,7 +549,7 @@ func TestEmailsAreCheckedAndStoredNormalisedEverywhere(t *testing.T) {
 	// Stored normalised, by every way in; the user signs in as typed.
 	res = cs.admin.JSONRequest(http.MethodPost, "/api/users", map[string]any{"username": "eve", "email": "  Eve@Corp.EXAMPLE ", "password": "longenough"})
 	wantStatus(t, res, http.StatusCreated)
-	var eve userOut
+	var eve api.User
 	res.JSON(t, &eve)
 	if eve.Email != "eve@corp.example" {
 		t.Fatalf("created with email %q, want eve@corp.example", eve.Email)
@@ -605,7 +573,7 @@ func TestSetupChecksAndNormalisesTheEmail(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	wantBody(t, res, "An email address cannot contain control characters")
 	wantStatus(t, c.PostForm("/initial-system-setup", form(" Root@Corp.Example ")), http.StatusSeeOther)
-	var me userOut
+	var me api.User
 	c.Get("/api/users/whoami").JSON(t, &me)
 	if me.Email != "root@corp.example" {
 		t.Fatalf("the first admin's email = %q, want root@corp.example", me.Email)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/views"
 	"github.com/knot-dev/knot/webctx"
@@ -31,10 +34,7 @@ func (h *Handlers) variableFilter() models.VariableFilter {
 // variables lists the variables: JSON for the API, the page for a browser.
 func (h *Handlers) variables(c *gin.Context) error {
 	list, err := models.ListVariables(c.Request.Context(), h.db, h.vault, h.variableFilter())
-	if err != nil {
-		return failed("list variables", err)
-	}
-	return h.listed(c, mapSlice(list, toVariableJSON), func(notice string) templ.Component {
+	return listed(h, c, "list variables", list, err, toVariableJSON, func(notice string) templ.Component {
 		return views.VariablesPage(views.VariableListData{Variables: list, Zone: h.cfg.ZoneName(), Leaf: h.leaf != nil, Notice: notice})
 	})
 }
@@ -102,6 +102,11 @@ func (h *Handlers) variableEditPage(c *gin.Context) error {
 	return nil
 }
 
+// variableKind names variables in the answers to their changes.
+var variableKind = kind[models.Variable]{noun: "variable", next: "/variables", describe: func(v *models.Variable) (string, any, []any) {
+	return fmt.Sprintf("Variable “%s”", v.Name), toVariableJSON(v), []any{"variable_id", v.ID, "protected", v.Protected}
+}}
+
 func (h *Handlers) variableCreate(c *gin.Context) error {
 	if err := clusterRefused(c, clusterVariablesReadOnly); err != nil {
 		return err
@@ -111,41 +116,25 @@ func (h *Handlers) variableCreate(c *gin.Context) error {
 		return err
 	}
 	m, err := in.over(models.VariableInput{})
-	var v *models.Variable
-	if err == nil {
-		v, err = models.CreateVariable(c.Request.Context(), h.db, h.vault, m, h.now().UTC())
-	}
-	if err != nil {
-		return withForm(failed("create the variable", err), h.formFor(in.form(0, false, m)))
-	}
-	h.log.Info("variable created", "variable_id", v.ID, "protected", v.Protected, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusCreated, toVariableJSON(v), fmt.Sprintf("Variable “%s” created.", v.Name), "/variables")
+	return save(h, c, creating, variableKind, err, h.formFor(in.form(0, false, m)), func() (*models.Variable, error) {
+		return models.CreateVariable(c.Request.Context(), h.db, h.vault, m, h.now().UTC())
+	})
 }
 
 func (h *Handlers) variableUpdate(c *gin.Context) error {
-	id, err := h.variableToChange(c)
-	if err != nil {
-		return err
-	}
 	var in variableInput
-	if err := bind(c, &in, maxVariableBytes(c)); err != nil {
-		return err
-	}
 	// Revealed, so that a value left out keeps a protected one.
-	cur, err := models.VariableByID(c.Request.Context(), h.db, h.vault, id, true)
+	revealed := func(ctx context.Context, db *gorm.DB, id uint) (*models.Variable, error) {
+		return models.VariableByID(ctx, db, h.vault, id, true)
+	}
+	id, cur, err := toUpdate(h, c, h.variableToChange, &in, maxVariableBytes(c), "variable", revealed)
 	if err != nil {
-		return failed("load the variable", err)
+		return err
 	}
 	m, err := in.over(models.VariableInput{Name: cur.Name, Value: cur.Value, Zones: cur.Zones, Protected: cur.Protected, Restricted: cur.Restricted})
-	var v *models.Variable
-	if err == nil {
-		v, err = models.UpdateVariable(c.Request.Context(), h.db, h.vault, id, m, h.now().UTC())
-	}
-	if err != nil {
-		return withForm(failed("update the variable", err), h.formFor(in.form(id, cur.Protected, m)))
-	}
-	h.log.Info("variable updated", "variable_id", v.ID, "protected", v.Protected, "by", webctx.Identity(c.Request.Context()).ID)
-	return h.saved(c, http.StatusOK, toVariableJSON(v), fmt.Sprintf("Variable “%s” saved.", v.Name), "/variables")
+	return save(h, c, updating, variableKind, err, h.formFor(in.form(id, cur.Protected, m)), func() (*models.Variable, error) {
+		return models.UpdateVariable(c.Request.Context(), h.db, h.vault, id, m, h.now().UTC())
+	})
 }
 
 // variableDelete removes a variable. In a browser, a variable someone else
@@ -191,7 +180,7 @@ func maxVariableBytes(c *gin.Context) int64 {
 // variableInput is one input for the form and the JSON body. A field the
 // body leaves out (or sends as null) is nil and keeps its current value on
 // an update, a protected value included. A script may send back what it
-// fetched: variableJSON's read-only fields are taken and dropped, while an
+// fetched: api.Variable's read-only fields are taken and dropped, while an
 // unknown field is refused, as it is most likely misspelt.
 type variableInput struct {
 	Name       *string   `json:"name"`
@@ -271,24 +260,8 @@ func (in *variableInput) form(id uint, wasProtected bool, m models.VariableInput
 	}
 }
 
-// variableJSON is the API shape of a variable. Value is null for a
-// protected variable unless revealed.
-type variableJSON struct {
-	ID               uint     `json:"id"`
-	Name             string   `json:"name"`
-	Value            *string  `json:"value"`
-	Zones            []string `json:"zones"`
-	Protected        bool     `json:"protected"`
-	Restricted       bool     `json:"restricted"`
-	Source           string   `json:"source"`
-	OverridesCluster bool     `json:"overrides_cluster"`
-	OverriddenBy     *string  `json:"overridden_by"`
-	CreatedAt        string   `json:"created_at"`
-	UpdatedAt        string   `json:"updated_at"`
-}
-
-func toVariableJSON(v *models.Variable) variableJSON {
-	out := variableJSON{
+func toVariableJSON(v *models.Variable) api.Variable {
+	out := api.Variable{
 		ID: v.ID, Name: v.Name, Zones: nonNil(v.Zones), Protected: v.Protected, Restricted: v.Restricted, Source: v.Source,
 		OverridesCluster: v.Overrides, CreatedAt: rfc3339(v.CreatedAt), UpdatedAt: rfc3339(v.UpdatedAt),
 	}

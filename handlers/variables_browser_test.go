@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
@@ -62,9 +63,9 @@ func wantNotice(t *testing.T, b *uiBrowser, msg string) {
 }
 
 // variableNamed finds a variable through the API, failing if it is not there.
-func variableNamed(t *testing.T, admin *knottest.Client, name string) tvar {
+func variableNamed(t *testing.T, admin *knottest.Client, name string) api.Variable {
 	t.Helper()
-	var list []tvar
+	var list []api.Variable
 	res := admin.Get("/api/templatevars")
 	wantStatus(t, res, http.StatusOK)
 	res.JSON(t, &list)
@@ -74,7 +75,7 @@ func variableNamed(t *testing.T, admin *knottest.Client, name string) tvar {
 		}
 	}
 	t.Fatalf("no variable %q among %+v", name, list)
-	return tvar{}
+	return api.Variable{}
 }
 
 func createVariableInTheForm(t *testing.T, b *uiBrowser, srv *knottest.Instance, admin *knottest.Client) journeyVariable {

@@ -8,27 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/knottest"
 	"github.com/knot-dev/knot/models"
 )
 
-// tvar is the API shape of a variable.
-type tvar struct {
-	ID               uint     `json:"id"`
-	Name             string   `json:"name"`
-	Value            *string  `json:"value"`
-	Zones            []string `json:"zones"`
-	Protected        bool     `json:"protected"`
-	Restricted       bool     `json:"restricted"`
-	Source           string   `json:"source"`
-	OverridesCluster bool     `json:"overrides_cluster"`
-}
-
-func createVariable(t *testing.T, c *knottest.Client, body map[string]any) tvar {
+func createVariable(t *testing.T, c *knottest.Client, body map[string]any) api.Variable {
 	t.Helper()
 	res := c.JSONRequest(http.MethodPost, "/api/templatevars", body)
 	wantStatus(t, res, http.StatusCreated)
-	var out tvar
+	var out api.Variable
 	res.JSON(t, &out)
 	return out
 }
@@ -67,7 +56,7 @@ func TestVariableAPIKeepsAbsentFieldsAndShowsProtectedValuesOnlyOnRequest(t *tes
 	// PUT keeps absent fields; a protected value survives a PUT without "value".
 	res := cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"value": "s3cr3t-db-pass", "protected": true})
 	wantStatus(t, res, http.StatusOK)
-	var upd tvar
+	var upd api.Variable
 	res.JSON(t, &upd)
 	if upd.Name != "DB_HOST" || !upd.Protected || upd.Value != nil || !slices.Equal(upd.Zones, []string{"test-zone"}) {
 		t.Fatalf("updated = %+v, want the value masked (null) and the other fields kept", upd)
@@ -75,7 +64,7 @@ func TestVariableAPIKeepsAbsentFieldsAndShowsProtectedValuesOnlyOnRequest(t *tes
 	wantStatus(t, cs.admin.JSONRequest(http.MethodPut, path("/api/templatevars/%d", v.ID), map[string]any{"restricted": true}), http.StatusOK)
 	res = cs.admin.Get(path("/api/templatevars/%d?reveal=true", v.ID))
 	wantStatus(t, res, http.StatusOK)
-	var revealed tvar
+	var revealed api.Variable
 	res.JSON(t, &revealed)
 	if revealed.Value == nil || *revealed.Value != "s3cr3t-db-pass" || !revealed.Restricted {
 		t.Fatalf("revealed = %+v", revealed)
@@ -198,9 +187,9 @@ func TestVariablesPageRevealsEditsAndDeletes(t *testing.T) {
 	wantBody(t, page, "Variable “TOKEN” created.", "REGION", "eu-west-1", "TOKEN", models.MaskedValue, "Reveal", "protected", "restricted", `hx-confirm="Delete the variable “REGION”?`)
 	wantNoBody(t, page, "hunter2-secret")
 
-	var list []tvar
+	var list []api.Variable
 	cs.admin.Get("/api/templatevars").JSON(t, &list)
-	var token, region tvar
+	var token, region api.Variable
 	for _, v := range list {
 		switch v.Name {
 		case "TOKEN":

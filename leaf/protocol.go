@@ -4,7 +4,11 @@
 // shown in the UI.
 package leaf
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/api"
+)
 
 // ProtocolVersion is the leaf protocol this build speaks. An origin and a
 // leaf with different versions refuse each other with a clear status.
@@ -62,14 +66,9 @@ const (
 // server.cluster.allow_leaf_nodes is false.
 const DisabledMessage = "leaf nodes are disabled on this server"
 
-// User is a user as the origin describes it to a leaf.
-type User struct {
-	ID          uint     `json:"id"`
-	Username    string   `json:"username"`
-	Email       string   `json:"email"`
-	Roles       []string `json:"roles"`
-	Permissions []string `json:"permissions"`
-}
+// User is a user as the origin describes it to a leaf: the same shape as
+// whoami's answer, so a leaf learns of its user exactly what a script does.
+type User = api.WhoAmI
 
 // Hello is the origin's answer to a hello/heartbeat.
 type Hello struct {

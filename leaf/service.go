@@ -183,11 +183,8 @@ func (s *Service) RetryNow() { s.wake() }
 // link says hello, opens the feed from the stored cursor and applies what
 // it carries until the link breaks; it returns why.
 func (s *Service) link(ctx context.Context) error {
-	hello, err := s.cl().Hello(ctx)
+	hello, err := s.greet(ctx)
 	if err != nil {
-		return err
-	}
-	if err := s.refreshOwner(ctx, hello); err != nil {
 		return err
 	}
 	cursor, err := models.FeedCursor(ctx, s.db)
@@ -225,11 +222,7 @@ func (s *Service) link(ctx context.Context) error {
 		case <-heartbeat.C():
 			// The hello keeps the token alive (every use resets its 14
 			// days) and refreshes the owner's permissions.
-			hello, err := s.cl().Hello(ctx)
-			if err != nil {
-				return err
-			}
-			if err := s.refreshOwner(ctx, hello); err != nil {
+			if _, err := s.greet(ctx); err != nil {
 				return err
 			}
 		case <-s.kick:
@@ -277,36 +270,23 @@ func (s *Service) onEvent(ctx context.Context, ev feedEvent, pending map[string]
 	return nil
 }
 
-// markEverything marks every kind of change that a full fetch covers.
+// markEverything marks every kind of change that a full fetch covers: the
+// owner's roles and every mirror.
 func markEverything(pending map[string]bool) {
-	for _, kind := range []string{models.ChangeTemplates, models.ChangeVariables, models.ChangeRoles} {
-		pending[kind] = true
+	pending[models.ChangeRoles] = true
+	for _, m := range mirrors {
+		pending[m.kind] = true
 	}
 }
 
-// apply fetches what the pending kinds of change touched (templates and
-// variables through their ETag endpoints, the owner through a hello),
-// records cursor as applied and the link as connected. A failure leaves
-// the cursor where it was, so the changes come again after reconnecting.
+// apply fetches what the pending kinds of change touched, records cursor
+// as applied and the link as connected. A failure leaves the cursor where
+// it was, so the changes come again after reconnecting.
 func (s *Service) apply(ctx context.Context, pending map[string]bool, cursor int64, hello *Hello) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	if pending[models.ChangeRoles] || pending[models.ChangeUser] || pending[models.ChangeToken] {
-		h, err := s.cl().Hello(ctx)
-		if err != nil {
-			return err
-		}
-		*hello = *h
-		if err := s.refreshOwner(ctx, h); err != nil {
-			return err
-		}
-	}
-	for _, m := range mirrors {
-		if pending[m.kind] {
-			if err := m.sync(ctx, s); err != nil {
-				return err
-			}
-		}
+	if err := s.fetch(ctx, pending, hello); err != nil {
+		return err
 	}
 	clear(pending)
 	if cursor != s.cursor.Load() {
@@ -319,13 +299,39 @@ func (s *Service) apply(ctx context.Context, pending map[string]bool, cursor int
 	return nil
 }
 
-// refreshOwner stores what the origin said about the token's owner.
-func (s *Service) refreshOwner(ctx context.Context, hello *Hello) error {
-	owner := hello.User
-	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.clock.Now().UTC()); err != nil {
-		return localError("refresh the token owner's permissions", err)
+// fetch fetches what the pending kinds of change touched: the owner
+// through a hello (which it stores in hello), templates and variables
+// through their ETag endpoints.
+func (s *Service) fetch(ctx context.Context, pending map[string]bool, hello *Hello) error {
+	if pending[models.ChangeRoles] || pending[models.ChangeUser] || pending[models.ChangeToken] {
+		h, err := s.greet(ctx)
+		if err != nil {
+			return err
+		}
+		*hello = *h
+	}
+	for _, m := range mirrors {
+		if pending[m.kind] {
+			if err := m.sync(ctx, s); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// greet says hello and stores what the origin said about the token's
+// owner.
+func (s *Service) greet(ctx context.Context) (*Hello, error) {
+	hello, err := s.cl().Hello(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner := hello.User
+	if err := models.RefreshOriginUser(ctx, s.db, models.OriginUser{ID: owner.ID, Roles: owner.Roles, Permissions: owner.Permissions}, s.clock.Now().UTC()); err != nil {
+		return nil, localError("refresh the token owner's permissions", err)
+	}
+	return hello, nil
 }
 
 // connected records a healthy link.
@@ -362,20 +368,15 @@ func (s *Service) Sync(ctx context.Context) error {
 	return nil
 }
 
+// sync fetches everything, as if every kind of change were pending.
 func (s *Service) sync(ctx context.Context) error {
-	hello, err := s.cl().Hello(ctx)
-	if err != nil {
+	pending := map[string]bool{}
+	markEverything(pending)
+	var hello Hello
+	if err := s.fetch(ctx, pending, &hello); err != nil {
 		return err
 	}
-	if err := s.refreshOwner(ctx, hello); err != nil {
-		return err
-	}
-	for _, m := range mirrors {
-		if err := m.sync(ctx, s); err != nil {
-			return err
-		}
-	}
-	s.connected(hello)
+	s.connected(&hello)
 	return nil
 }
 

@@ -214,18 +214,10 @@ func (s *Service) WaitBackground() { s.background.Wait() }
 
 func (s *Service) offlineSignIn(ctx context.Context, email, password string) (*models.User, error) {
 	u, err := models.OfflineSignInCandidate(ctx, s.db, email, s.clock.Now().Add(-OfflineWindow))
-	if errors.Is(err, models.ErrNotFound) {
-		models.CheckPassword("", password) // same work as a real check
-		return nil, errOfflineUnknown
-	}
+	u, err = models.CheckSignIn(u, err, password, func(u *models.User) string { return u.OfflinePasswordHash },
+		models.SignInRefusals{Unknown: errOfflineUnknown, BadPassword: errBadCredentials, Inactive: errDisabledHere})
 	if err != nil {
 		return nil, err
-	}
-	if !models.CheckPassword(u.OfflinePasswordHash, password) {
-		return nil, errBadCredentials
-	}
-	if !u.Active {
-		return nil, errDisabledHere
 	}
 	s.log.Info("signed in while the origin is unreachable", "user_id", u.ID)
 	return u, nil

@@ -251,6 +251,16 @@ func whereIn(q *gorm.DB, column string, ids []uint) *gorm.DB {
 	return q.Where(column+" IN ?", ids)
 }
 
+// findIn loads the rows of q whose column is one of ids (every row when ids
+// is nil); what names them in an error.
+func findIn[T any](q *gorm.DB, column string, ids []uint, what string) ([]T, error) {
+	var rows []T
+	if err := whereIn(q, column, ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list %s: %w", what, err)
+	}
+	return rows, nil
+}
+
 // replaceLinks makes values, each once, the only rows of a link table
 // (user_roles, role_permissions) that belong to owner. The table and
 // column names are this package's constants, never input.

@@ -77,18 +77,18 @@ func RoleSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*RoleSummary, e
 // loadRoleSummaries loads the roles with ids (all roles when ids is nil)
 // with their permissions and users, in three queries whatever their number.
 func loadRoleSummaries(tx *gorm.DB, ids []uint) ([]RoleSummary, error) {
-	var roles []Role
-	if err := whereIn(tx.Order("builtin DESC, lower(name), id"), "id", ids).Find(&roles).Error; err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
+	roles, err := findIn[Role](tx.Order("builtin DESC, lower(name), id"), "id", ids, "roles")
+	if err != nil {
+		return nil, err
 	}
-	var perms []rolePermission
-	if err := whereIn(tx.Table("role_permissions"), "role_id", ids).Find(&perms).Error; err != nil {
-		return nil, fmt.Errorf("list role permissions: %w", err)
+	perms, err := findIn[rolePermission](tx.Table("role_permissions"), "role_id", ids, "role permissions")
+	if err != nil {
+		return nil, err
 	}
-	var holders []roleHolder
-	if err := whereIn(tx.Table("user_roles ur").Select("ur.role_id, u.username").Joins("JOIN users u ON u.id = ur.user_id"), "ur.role_id", ids).
-		Order("lower(u.username)").Find(&holders).Error; err != nil {
-		return nil, fmt.Errorf("list role holders: %w", err)
+	holders, err := findIn[roleHolder](tx.Table("user_roles ur").Select("ur.role_id, u.username").Joins("JOIN users u ON u.id = ur.user_id").
+		Order("lower(u.username)"), "ur.role_id", ids, "role holders")
+	if err != nil {
+		return nil, err
 	}
 	out := make([]RoleSummary, len(roles))
 	for i, r := range roles {

@@ -244,6 +244,31 @@ func CheckPassword(hash, pw string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 }
 
+// SignInRefusals are the errors CheckSignIn answers with: each caller words
+// its own.
+type SignInRefusals struct{ Unknown, BadPassword, Inactive error }
+
+// CheckSignIn checks pw against the hash that hashOf picks from u, the user
+// a lookup by email returned with err. An unknown email costs the same
+// bcrypt work as a wrong password, and only someone who knows the password
+// learns that the account is switched off.
+func CheckSignIn(u *User, err error, pw string, hashOf func(*User) string, refuse SignInRefusals) (*User, error) {
+	if errors.Is(err, ErrNotFound) {
+		CheckPassword("", pw)
+		return nil, refuse.Unknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !CheckPassword(hashOf(u), pw) {
+		return nil, refuse.BadPassword
+	}
+	if !u.Active {
+		return nil, refuse.Inactive
+	}
+	return u, nil
+}
+
 // ErrSetupDone is returned by CreateFirstAdmin once any user exists.
 var ErrSetupDone = errors.New("initial setup has already been completed")
 

@@ -68,17 +68,14 @@ func UserSummaryByID(ctx context.Context, db *gorm.DB, id uint) (*UserSummary, e
 // loadUserSummaries loads the users with ids (all users when ids is nil)
 // with their roles, in two queries whatever their number.
 func loadUserSummaries(tx *gorm.DB, ids []uint) ([]UserSummary, error) {
-	var users []User
-	if err := whereIn(tx.Order("lower(username), id"), "id", ids).Find(&users).Error; err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+	users, err := findIn[User](tx.Order("lower(username), id"), "id", ids, "users")
+	if err != nil {
+		return nil, err
 	}
-	var held []struct {
-		UserID uint
-		RoleRef
-	}
-	if err := whereIn(tx.Table("user_roles ur").Select("ur.user_id, ur.role_id AS id, r.name").Joins("JOIN roles r ON r.id = ur.role_id"), "ur.user_id", ids).
-		Order("lower(r.name)").Find(&held).Error; err != nil {
-		return nil, fmt.Errorf("list user roles: %w", err)
+	held, err := findIn[heldRole](tx.Table("user_roles ur").Select("ur.user_id, ur.role_id AS id, r.name").Joins("JOIN roles r ON r.id = ur.role_id").
+		Order("lower(r.name)"), "ur.user_id", ids, "user roles")
+	if err != nil {
+		return nil, err
 	}
 	out := make([]UserSummary, len(users))
 	for i, u := range users {
@@ -90,6 +87,12 @@ func loadUserSummaries(tx *gorm.DB, ids []uint) ([]UserSummary, error) {
 		}
 	}
 	return out, nil
+}
+
+// heldRole is a role a user holds.
+type heldRole struct {
+	UserID uint
+	RoleRef
 }
 
 // checkRoles makes sure every role in ids exists, and that actor holds
