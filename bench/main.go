@@ -37,6 +37,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/knot-dev/knot/bench/internal/cli"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
@@ -91,48 +92,28 @@ func main() {
 	flag.IntVar(&o.maxIdleConns, "max-idle-conns", 0, "SetMaxIdleConns on the servers' SQLite pools (0 leaves database/sql's default: 2)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	switch {
-	case o.duration <= 0 || o.duration > maxDuration:
-		fail("-duration %s: want more than 0 and at most %s", o.duration, maxDuration)
-	case o.concurrency < 1 || o.concurrency > maxConcurrency:
-		fail("-concurrency %d: want 1 to %d", o.concurrency, maxConcurrency)
-	case o.requests < 1 || o.requests > maxRequests:
-		fail("-requests %d: want 1 to %d", o.requests, maxRequests)
-	case o.maxOpenConns < 0:
-		fail("-max-open-conns %d: want 0 (unlimited) or more", o.maxOpenConns)
-	case o.maxIdleConns < 0:
-		fail("-max-idle-conns %d: want 0 (the default) or more", o.maxIdleConns)
-	}
-	if only != "" {
-		o.scenarios = map[string]bool{}
-		for _, s := range strings.Split(only, ",") {
-			s = strings.TrimSpace(s)
-			if !slices.Contains(scenarioNames, s) {
-				fail("-scenarios: no scenario %q; there are %s", s, strings.Join(scenarioNames, ", "))
-			}
-			o.scenarios[s] = true
-		}
-	}
+	prog := cli.Prog("bench")
+	prog.FailIf(o.duration <= 0 || o.duration > maxDuration, "-duration %s: want more than 0 and at most %s", o.duration, maxDuration)
+	cli.InRange(prog, "-concurrency", o.concurrency, 1, maxConcurrency)
+	cli.InRange(prog, "-requests", o.requests, 1, maxRequests)
+	prog.FailIf(o.maxOpenConns < 0, "-max-open-conns %d: want 0 (unlimited) or more", o.maxOpenConns)
+	prog.FailIf(o.maxIdleConns < 0, "-max-idle-conns %d: want 0 (the default) or more", o.maxIdleConns)
+	o.scenarios = prog.Scenarios("-scenarios", only, scenarioNames)
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
-			fail("create %s: %v", cpuProfile, err)
+			prog.Fail("create %s: %v", cpuProfile, err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fail("start CPU profile: %v", err)
+			prog.Fail("start CPU profile: %v", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
 	if err := run(o); err != nil {
 		pprof.StopCPUProfile()
-		fail("%v", err)
+		prog.Fail("%v", err)
 	}
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(2)
 }
 
 // scenario is one measured workload. do runs one operation for worker w.

@@ -51,17 +51,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/knot-dev/knot/bench/internal/cli"
 	"github.com/knot-dev/knot/bench/internal/host"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
@@ -125,28 +124,14 @@ func main() {
 	flag.StringVar(&o.pgDSN, "postgres-dsn", "", "PostgreSQL server to create a throwaway database on for the cluster scenario (default $KNOT_BENCH_POSTGRES_DSN, else $KNOT_TEST_POSTGRES_DSN)")
 	flag.StringVar(&o.logPath, "log", "", "write the servers' logs (debug level) to this file")
 	flag.Parse()
-	switch {
-	case o.changes < 1 || o.changes > maxChanges:
-		fail("-changes %d: want 1 to %d", o.changes, maxChanges)
-	case o.repeats < 1 || o.repeats > maxRepeats:
-		fail("-repeats %d: want 1 to %d", o.repeats, maxRepeats)
-	case o.silentRepeats < 0 || o.silentRepeats > maxRepeats:
-		fail("-silent-repeats %d: want 0 to %d", o.silentRepeats, maxRepeats)
-	case o.outageMin < time.Second || o.outageMax < o.outageMin || o.outageMax > maxOutage:
-		fail("-outage-min %s, -outage-max %s: want 1s ≤ min ≤ max ≤ %s", o.outageMin, o.outageMax, maxOutage)
-	case o.timeout <= 0 || o.timeout > maxTimeout:
-		fail("-timeout %s: want more than 0 and at most %s", o.timeout, maxTimeout)
-	}
-	if only != "" {
-		o.only = map[string]bool{}
-		for _, s := range strings.Split(only, ",") {
-			s = strings.TrimSpace(s)
-			if !slices.Contains(scenarioNames, s) {
-				fail("-only: no scenario %q; there are %s", s, strings.Join(scenarioNames, ", "))
-			}
-			o.only[s] = true
-		}
-	}
+	prog := cli.Prog("livelink")
+	cli.InRange(prog, "-changes", o.changes, 1, maxChanges)
+	cli.InRange(prog, "-repeats", o.repeats, 1, maxRepeats)
+	cli.InRange(prog, "-silent-repeats", o.silentRepeats, 0, maxRepeats)
+	prog.FailIf(o.outageMin < time.Second || o.outageMax < o.outageMin || o.outageMax > maxOutage,
+		"-outage-min %s, -outage-max %s: want 1s ≤ min ≤ max ≤ %s", o.outageMin, o.outageMax, maxOutage)
+	prog.FailIf(o.timeout <= 0 || o.timeout > maxTimeout, "-timeout %s: want more than 0 and at most %s", o.timeout, maxTimeout)
+	o.only = prog.Scenarios("-only", only, scenarioNames)
 	if o.pgDSN == "" {
 		o.pgDSN = os.Getenv("KNOT_BENCH_POSTGRES_DSN")
 	}
@@ -154,22 +139,15 @@ func main() {
 		o.pgDSN = os.Getenv("KNOT_TEST_POSTGRES_DSN")
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := cli.RunContext(o.timeout)
 	var rows []row
 	err := run(ctx, o, &rows)
 	cancel()
-	stop()
 	report(rows)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "livelink: %v\n", err)
 		os.Exit(1)
 	}
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "livelink: "+format+"\n", args...)
-	os.Exit(2)
 }
 
 // row is one line of the final table.
@@ -232,27 +210,12 @@ func singleOrigin(ctx context.Context, dir string, o options, logw io.Writer, ro
 			fmt.Fprintf(os.Stderr, "livelink: stop the origin: %v\n", err)
 		}
 	}()
-	roots, err := certPool(origin.cfg)
-	if err != nil {
-		return err
-	}
-	leafToken, apiToken, err := setUpAdmin(ctx, origin, roots)
-	if err != nil {
-		return err
-	}
-	lcfg := baseConfig(filepath.Join(dir, "leaf"))
-	lcfg.Server.Origin.Server = config.URLList(origin.url)
-	lcfg.Server.Origin.Token = leafToken
-	lcfg.Server.Origin.CAFile = server.SelfSignedCertPath(&origin.cfg)
-	lf, err := startNode("leaf", lcfg, "127.0.0.1:0", logw)
+	lf, err := startLeaf(ctx, dir, "leaf", "the leaf", logw, origin)
 	if err != nil {
 		return err
 	}
 	defer lf.stop() //nolint:errcheck // the run is over
-	svc := lf.srv.Leaf()
-	if _, err := waitUntil(ctx, stateWait, connected(svc)); err != nil {
-		return fmt.Errorf("the leaf never connected: %w (status %+v)", err, svc.Status())
-	}
+	roots, apiToken, svc := lf.roots, lf.apiToken, lf.srv.Leaf()
 
 	if o.want("changes") {
 		api := newClient(roots, nil, true)
@@ -424,30 +387,15 @@ func cluster(ctx context.Context, dir string, o options, logw io.Writer, rows *[
 		nodes = append(nodes, n)
 	}
 	a, b := nodes[0], nodes[1]
-	roots, err := certPool(a.cfg, b.cfg)
+	lf, err := startLeaf(ctx, dir, "leaf-of-b", "the cluster's leaf", logw, a, b)
 	if err != nil {
 		return err
 	}
-	leafToken, apiToken, err := setUpAdmin(ctx, a, roots)
-	if err != nil {
-		return err
-	}
-	lcfg := baseConfig(filepath.Join(dir, "leaf-of-b"))
-	lcfg.Server.Origin.Server = config.URLList(b.url)
-	lcfg.Server.Origin.Token = leafToken
-	lcfg.Server.Origin.CAFile = server.SelfSignedCertPath(&b.cfg)
-	lf, err := startNode("leaf-of-b", lcfg, "127.0.0.1:0", logw)
-	if err != nil {
-		return err
-	}
-	nodes = append(nodes, lf)
+	nodes = append(nodes, lf.node)
 	svc := lf.srv.Leaf()
-	if _, err := waitUntil(ctx, stateWait, connected(svc)); err != nil {
-		return fmt.Errorf("the cluster's leaf never connected: %w (status %+v)", err, svc.Status())
-	}
-	api := newClient(roots, nil, true)
+	api := newClient(lf.roots, nil, true)
 	defer api.CloseIdleConnections()
-	auth := "Authorization: Bearer " + apiToken
+	auth := "Authorization: Bearer " + lf.apiToken
 	lat, misses, err := measureChanges(ctx, changer{c: api, base: a.url, auth: auth, leafDB: lf.srv.DB(), leaf: svc, prefix: "on-a"}, o.changes)
 	*rows = append(*rows, row{name: "change on cluster server A → in the list of a leaf on B (PostgreSQL)", lat: lat, misses: misses, limit: changeTarget, byP99: true})
 	if err != nil {

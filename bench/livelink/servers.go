@@ -336,6 +336,49 @@ func setUpAdmin(ctx context.Context, n *node, roots *x509.CertPool) (leafToken, 
 	return leafToken, apiToken, nil
 }
 
+// linkedLeaf is a leaf connected to its origin, with what the harness
+// needs to make changes the leaf should see.
+type linkedLeaf struct {
+	*node
+	roots    *x509.CertPool // trusts every server's self-signed certificate
+	apiToken string         // the admin's, for the servers' HTTP API
+}
+
+// startLeaf completes the initial setup on servers[0], starts a leaf named
+// name whose origin is the last of servers, with one of the admin's
+// tokens, and waits until it is connected: every measurement starts from
+// a working link. what names the leaf in the error when it never connects.
+func startLeaf(ctx context.Context, dir, name, what string, logw io.Writer, servers ...*node) (linkedLeaf, error) {
+	var cfgs []config.Config
+	for _, s := range servers {
+		cfgs = append(cfgs, s.cfg)
+	}
+	roots, err := certPool(cfgs...)
+	if err != nil {
+		return linkedLeaf{}, err
+	}
+	leafToken, apiToken, err := setUpAdmin(ctx, servers[0], roots)
+	if err != nil {
+		return linkedLeaf{}, err
+	}
+	origin := servers[len(servers)-1]
+	cfg := baseConfig(filepath.Join(dir, name))
+	cfg.Server.Origin.Server = config.URLList(origin.url)
+	cfg.Server.Origin.Token = leafToken
+	cfg.Server.Origin.CAFile = server.SelfSignedCertPath(&origin.cfg)
+	lf, err := startNode(name, cfg, "127.0.0.1:0", logw)
+	if err != nil {
+		return linkedLeaf{}, err
+	}
+	svc := lf.srv.Leaf()
+	if _, err := waitUntil(ctx, stateWait, connected(svc)); err != nil {
+		err = fmt.Errorf("%s never connected: %w (status %+v)", what, err, svc.Status())
+		lf.stop() //nolint:errcheck // the run is over
+		return linkedLeaf{}, err
+	}
+	return linkedLeaf{node: lf, roots: roots, apiToken: apiToken}, nil
+}
+
 // ---- PostgreSQL ----
 
 // throwawayDatabase creates a database with a random name on the

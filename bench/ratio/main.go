@@ -24,14 +24,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/knot-dev/knot/bench/internal/cli"
 	"github.com/knot-dev/knot/bench/internal/host"
 )
 
@@ -72,50 +71,30 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "stop everything after this long, at most 30m")
 	flag.StringVar(&o.label, "label", "", "a label printed with the results (e.g. before, after)")
 	flag.Parse()
-	switch {
-	case o.duration < time.Second || o.duration > time.Minute:
-		fail("-d %s: want 1s to 60s", o.duration)
-	case o.pageDur < time.Second || o.pageDur > time.Minute:
-		fail("-page-d %s: want 1s to 60s", o.pageDur)
-	case o.threads < 1 || o.conns < o.threads || o.conns > 1000:
-		fail("-t %d -c %d: want 1 ≤ t ≤ c ≤ 1000", o.threads, o.conns)
-	case o.rounds < 1 || o.rounds > 5:
-		fail("-rounds %d: want 1 to 5", o.rounds)
-	case o.templates < 0 || o.templates > 1000:
-		fail("-templates %d: want 0 to 1000", o.templates)
-	case o.tokens < 0 || o.tokens > 5000:
-		fail("-tokens %d: want 0 to 5000", o.tokens)
-	case o.logins < 1 || o.logins > 50:
-		fail("-logins %d: want 1 to 50", o.logins)
-	case o.cold < 0 || o.cold > 20:
-		fail("-cold %d: want 0 to 20", o.cold)
-	case o.soak < 0 || o.soak > 5_000_000:
-		fail("-soak %d: want 0 to 5000000", o.soak)
-	case o.soakMax < 0 || o.soakMax > 10*time.Minute:
-		fail("-soak-max %s: want at most 10m", o.soakMax)
-	case o.timeout <= 0 || o.timeout > 30*time.Minute:
-		fail("-timeout %s: want at most 30m", o.timeout)
-	}
+	prog := cli.Prog("ratio")
+	prog.FailIf(o.duration < time.Second || o.duration > time.Minute, "-d %s: want 1s to 60s", o.duration)
+	prog.FailIf(o.pageDur < time.Second || o.pageDur > time.Minute, "-page-d %s: want 1s to 60s", o.pageDur)
+	prog.FailIf(o.threads < 1 || o.conns < o.threads || o.conns > 1000, "-t %d -c %d: want 1 ≤ t ≤ c ≤ 1000", o.threads, o.conns)
+	cli.InRange(prog, "-rounds", o.rounds, 1, 5)
+	cli.InRange(prog, "-templates", o.templates, 0, 1000)
+	cli.InRange(prog, "-tokens", o.tokens, 0, 5000)
+	cli.InRange(prog, "-logins", o.logins, 1, 50)
+	cli.InRange(prog, "-cold", o.cold, 0, 20)
+	cli.InRange(prog, "-soak", o.soak, 0, 5_000_000)
+	prog.FailIf(o.soakMax < 0 || o.soakMax > 10*time.Minute, "-soak-max %s: want at most 10m", o.soakMax)
+	prog.FailIf(o.timeout <= 0 || o.timeout > 30*time.Minute, "-timeout %s: want at most 30m", o.timeout)
 	clkTck = clockTicks()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := cli.RunContext(o.timeout)
 	defer cancel()
 	err := run(ctx, o)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (the run passed -timeout %s)", err, o.timeout)
 		}
-		stop()
 		cancel()
 		fmt.Fprintln(os.Stderr, "ratio:", err)
 		os.Exit(1)
 	}
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "ratio: "+format+"\n", args...)
-	os.Exit(2)
 }
 
 type harness struct {
