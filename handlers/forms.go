@@ -102,3 +102,12 @@ func (z *zonesBox) problems() models.FieldErrors {
 	}
 	return errs
 }
+
+// bodyLimit is the most a request body may hold: jsonLimit for the API,
+// formLimit for a form.
+func bodyLimit(c *gin.Context, jsonLimit, formLimit int64) int64 {
+	if isAPI(c) {
+		return jsonLimit
+	}
+	return formLimit
+}

@@ -109,3 +109,12 @@ func templateListCacheFor(l *leaf.Service, db *gorm.DB) *templateListCache {
 	}
 	return newTemplateListCache(models.NewFeedBounds(db))
 }
+
+// truncate cuts s to at most n bytes, for what is logged or stored from
+// a request (an address, a URL) whose length the client chooses.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -166,13 +166,6 @@ func cleanLeafURL(raw string) string {
 	return truncate(u.String(), 512)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 // leafNodesPage lists the leaves that connected to this origin.
 func (h *Handlers) leafNodesPage(c *gin.Context) error {
 	nodes, err := models.ListLeafNodes(c.Request.Context(), h.db)

@@ -293,3 +293,10 @@ func listed[T, J any](h *Handlers, c *gin.Context, what string, list []T, err er
 	h.render(c, http.StatusOK, page(h.popNotice(c)))
 	return nil
 }
+
+// noStore keeps a response that carries a secret (a full token, a
+// protected value) out of every cache, the browser's back/forward and
+// disk caches included.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+}

@@ -299,12 +299,6 @@ func tokenLookup(err error) error {
 	return failed("load the token", err)
 }
 
-// noStore keeps a response that carries a full token out of every cache,
-// the browser's back/forward and disk caches included.
-func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-}
-
 // newTokenJSON leaves Token empty: only the answer to a create sets it.
 func newTokenJSON(t *models.Token) api.Token {
 	out := api.Token{
@@ -319,13 +313,4 @@ func newTokenJSON(t *models.Token) api.Token {
 		out.LastUsedAt = &s
 	}
 	return out
-}
-
-// bodyLimit is the most a request body may hold: jsonLimit for the API,
-// formLimit for a form.
-func bodyLimit(c *gin.Context, jsonLimit, formLimit int64) int64 {
-	if isAPI(c) {
-		return jsonLimit
-	}
-	return formLimit
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // BenchmarkTokenPage renders the API Tokens page of a user with 1,000
-// tokens through the real stack (session, router, templ), the size issue 11
-// measures. bytes/page is the body the browser downloads.
+// tokens through the real stack (session, router, templ): the page the ratio
+// harness times. bytes/page is the body the browser downloads.
 //
 //	go test ./handlers -run '^$' -bench TokenPage -benchmem
 func BenchmarkTokenPage(b *testing.B) {

@@ -1,6 +1,6 @@
 // Command ratio measures the knot binary against a bare Go TLS server (the
 // yardstick, bench/yardstick) on the same machine in the same minutes,
-// for the targets of issue 11. Both run as their own processes on
+// for the performance targets in bench/README.md. Both run as their own processes on
 // 127.0.0.1 with TLS; wrk drives the load; CPU per request is each server
 // process's own (utime + stime from /proc/PID/stat), and memory is the
 // knot process's VmRSS and VmHWM from /proc/PID/status.
