@@ -381,11 +381,10 @@ func round(d time.Duration) time.Duration {
 // ---- servers ----
 
 type instance struct {
-	srv    *server.Server
-	cfg    config.Config
-	url    string
-	cancel context.CancelFunc
-	done   chan error
+	srv *server.Server
+	cfg config.Config
+	url string
+	run *server.Running
 }
 
 // start starts a server with its own data directory, listening on
@@ -411,7 +410,6 @@ func start(dataDir string, o options, edit func(*config.Config)) (*instance, err
 	if err != nil {
 		return nil, err
 	}
-	srv.Start(context.Background())
 	sqlDB, err := srv.DB().DB()
 	if err != nil {
 		srv.Close()
@@ -433,14 +431,13 @@ func start(dataDir string, o options, edit func(*config.Config)) (*instance, err
 		srv.Close()
 		return nil, fmt.Errorf("listener on %s is not loopback", ln.Addr())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{srv: srv, cfg: srv.Config(), cancel: cancel, done: make(chan error, 1)}
+	in := &instance{srv: srv, cfg: srv.Config()}
 	scheme := "http"
 	if cfg.Server.TLS.UseTLS {
 		scheme = "https"
 	}
 	in.url = scheme + "://" + ln.Addr().String()
-	go func() { in.done <- srv.Serve(ctx, ln) }()
+	in.run = srv.Run(context.Background(), ln)
 	return in, nil
 }
 
@@ -453,12 +450,8 @@ func (in *instance) dbStats() sql.DBStats {
 }
 
 func (in *instance) stop() {
-	in.cancel()
-	if err := <-in.done; err != nil {
-		fmt.Fprintf(os.Stderr, "bench: serve: %v\n", err)
-	}
-	if err := in.srv.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: close: %v\n", err)
+	if err := in.run.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: stop: %v\n", err)
 	}
 }
 

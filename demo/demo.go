@@ -148,19 +148,9 @@ func start(ctx context.Context, name string, ln net.Listener, cfg config.Config,
 // serve runs srv on ln and returns the function that stops it and closes
 // its database (calling it twice is fine).
 func serve(ctx context.Context, srv *server.Server, ln net.Listener) func() {
-	srv.Start(context.Background()) // until Close, after Serve has drained the requests
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	stopped := false
+	run := srv.Run(ctx, ln)
 	return func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		<-done
-		srv.Close() //nolint:errcheck // the demo is ending either way
+		run.Stop() //nolint:errcheck // the demo is ending either way
 	}
 }
 

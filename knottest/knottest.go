@@ -69,8 +69,7 @@ type Instance struct {
 	URL    string
 	Logs   *LogBuffer
 	addr   string
-	cancel context.CancelFunc
-	done   chan error
+	run    *server.Running
 }
 
 // Option changes how Start runs a server.
@@ -117,22 +116,18 @@ func Start(t testing.TB, cfg config.Config, opts ...Option) *Instance {
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	// The jobs run until Stop closes the server, after Serve has drained
-	// the requests that may still hand them work.
-	srv.Start(context.Background())
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		srv.Close()
 		t.Fatalf("listen: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	inst := &Instance{t: t, Cfg: srv.Config(), Clock: o.clock, Server: srv, Logs: logs, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	inst := &Instance{t: t, Cfg: srv.Config(), Clock: o.clock, Server: srv, Logs: logs, addr: ln.Addr().String()}
 	scheme := "http"
 	if cfg.Server.TLS.UseTLS {
 		scheme = "https"
 	}
 	inst.URL = scheme + "://" + inst.addr
-	go func() { inst.done <- srv.Serve(ctx, ln) }()
+	inst.run = srv.Run(context.Background(), ln)
 	t.Cleanup(inst.Stop)
 	return inst
 }
@@ -145,16 +140,13 @@ func (i *Instance) Addr() string { return i.addr }
 
 // Stop shuts the server down and closes its database. Calling it twice is fine.
 func (i *Instance) Stop() {
-	if i.cancel == nil {
+	if i.run == nil {
 		return
 	}
-	i.cancel()
-	i.cancel = nil
-	if err := <-i.done; err != nil {
-		i.t.Errorf("serve: %v", err)
-	}
-	if err := i.Server.Close(); err != nil {
-		i.t.Errorf("close server: %v", err)
+	run := i.run
+	i.run = nil
+	if err := run.Stop(); err != nil {
+		i.t.Errorf("stop server: %v", err)
 	}
 }
 

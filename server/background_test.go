@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -45,5 +47,36 @@ func TestAServerNeverStartedClosesCleanly(t *testing.T) {
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Run serves until Stop; Stop drains, closes the database, and can be
+// called again.
+func TestARunningServerAnswersUntilStoppedAndStopsOnce(t *testing.T) {
+	srv, err := server.New(context.Background(), knottest.Config(t), slog.New(slog.DiscardHandler), server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := srv.Run(context.Background(), ln)
+	res, err := http.Get("http://" + ln.Addr().String() + "/api/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("ping while running = %d", res.StatusCode)
+	}
+	if err := run.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := run.Stop(); err != nil {
+		t.Fatalf("a second stop: %v", err)
+	}
+	if err := srv.DB().Exec("SELECT 1").Error; err == nil {
+		t.Fatal("the database is still open after Stop")
 	}
 }

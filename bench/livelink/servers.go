@@ -39,8 +39,7 @@ type node struct {
 	ln     *killableListener
 	addr   string
 	url    string
-	cancel context.CancelFunc
-	done   chan error
+	run    *server.Running
 	closed bool
 }
 
@@ -93,7 +92,6 @@ func startNode(name string, cfg config.Config, addr string, logw io.Writer) (*no
 		closeRaw()
 		return nil, fmt.Errorf("%s: start: %w", name, err)
 	}
-	srv.Start(context.Background())
 	if raw == nil {
 		if raw, err = listenRetry(addr); err != nil {
 			srv.Close()
@@ -106,9 +104,8 @@ func startNode(name string, cfg config.Config, addr string, logw io.Writer) (*no
 		return nil, fmt.Errorf("%s: listener on %s is not loopback", name, raw.Addr())
 	}
 	ln := newKillable(raw)
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &node{name: name, cfg: srv.Config(), srv: srv, ln: ln, addr: bound, url: cfg.Server.URL, cancel: cancel, done: make(chan error, 1)}
-	go func() { n.done <- srv.Serve(ctx, ln) }()
+	n := &node{name: name, cfg: srv.Config(), srv: srv, ln: ln, addr: bound, url: cfg.Server.URL}
+	n.run = srv.Run(context.Background(), ln)
 	return n, nil
 }
 
@@ -132,12 +129,7 @@ func (n *node) stop() error {
 		return nil
 	}
 	n.closed = true
-	n.cancel()
-	err := <-n.done
-	if cerr := n.srv.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return n.run.Stop()
 }
 
 // kill does what the kernel does to a killed process's sockets: the
@@ -155,10 +147,8 @@ func (n *node) reap() {
 		return
 	}
 	n.closed = true
-	n.cancel()
 	// Serve has returned "use of closed network connection", as expected.
-	<-n.done
-	n.srv.Close() //nolint:errcheck // the server is dead either way
+	n.run.Stop() //nolint:errcheck // the server is dead either way
 }
 
 // certPool trusts the self-signed certificates of the given configurations.
