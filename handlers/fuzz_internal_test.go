@@ -47,10 +47,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		h.answerError(c, err)
 		if w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
-			t.Fatalf("decodeJSON(%q) answered %d", body, w.Code)
+			t.Fatalf("readJSON(%q) answered %d", body, w.Code)
 		}
 		if !strings.Contains(w.Body.String(), `"error"`) {
-			t.Fatalf("decodeJSON(%q) answered without a JSON error: %s", body, w.Body.String())
+			t.Fatalf("readJSON(%q) answered without a JSON error: %s", body, w.Body.String())
 		}
 	})
 }

@@ -113,13 +113,26 @@ func rfc3339OrNull(t *time.Time) *string {
 	return &s
 }
 
-// serverError logs err and answers 500 with a message that says what to do.
+// serverError logs err and answers 500 (503 while the database is away)
+// with a message that says what to do.
 func (h *Handlers) serverError(c *gin.Context, what string, err error) {
 	if h.clientGone(c, what, err) {
 		return
 	}
+	status, msg := h.unexpected(c, what, err)
+	h.fail(c, status, msg)
+}
+
+// unexpected logs err as the failure to do what, and gives the status and
+// the message a person sees: 503 with Retry-After while the database
+// cannot be reached (the same request will work once it is back), else 500.
+func (h *Handlers) unexpected(c *gin.Context, what string, err error) (int, string) {
 	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
-	h.failErr(c, err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+	status, msg := serverProblem(err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	return status, msg
 }
 
 // nonNil is s, or an empty list where there is none: the API answers [] rather than null.

@@ -62,7 +62,7 @@ func (h *Handlers) leafHello(c *gin.Context) error {
 		Name:     h.cfg.Server.Zone,
 		Version:  h.version,
 		Protocol: leaf.ProtocolVersion,
-		User:     leafUser(id),
+		User:     whoAmIOf(id),
 	})
 	return nil
 }
@@ -102,7 +102,7 @@ func (h *Handlers) leafAuth(c *gin.Context) error {
 	}
 	h.metrics.SignIn(metrics.ViaLeaf, metrics.OutcomeOK)
 	h.log.Info("signed in through a leaf", "user_id", u.ID, "leaf_owner", owner.ID)
-	c.JSON(http.StatusOK, leaf.AuthResponse{User: leafUser(ident), PasswordCost: models.PasswordCost(u.PasswordHash)})
+	c.JSON(http.StatusOK, leaf.AuthResponse{User: whoAmIOf(ident), PasswordCost: models.PasswordCost(u.PasswordHash)})
 	return nil
 }
 
@@ -152,10 +152,6 @@ func jsonWithETag(c *gin.Context, v any) (bool, error) {
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	return true, nil
-}
-
-func leafUser(id *models.Identity) leaf.User {
-	return leaf.User{ID: id.ID, Username: id.Username, Email: id.Email, Roles: id.Roles, Permissions: id.Permissions}
 }
 
 func cleanLeafURL(raw string) string {

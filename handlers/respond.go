@@ -173,11 +173,7 @@ func (h *Handlers) formProblem(c *gin.Context, err error) (int, models.FieldErro
 	if !errors.As(err, &f) || errors.Is(err, models.ErrNotFound) {
 		return 0, nil
 	}
-	h.log.Error(f.what, "path", c.Request.URL.Path, "err", f.err)
-	status, msg := serverProblem(err, "Something went wrong while trying to "+f.what+"; try again, and check the server log if it keeps failing.")
-	if status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", "5")
-	}
+	status, msg := h.unexpected(c, f.what, f.err)
 	return status, models.FieldErrors{"": msg}
 }
 

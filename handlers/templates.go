@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,22 +136,15 @@ type templateInput struct {
 
 	readOnlyFields
 
-	// zonesText is the form's zones box as typed, to show it again, and
-	// zonesProblem why it did not parse.
-	zonesText, zonesProblem string
+	// zones is the form's zones box, as typed.
+	zones zonesBox
 }
 
 func (in *templateInput) fromForm(f url.Values) {
 	name, description, body := f.Get("name"), f.Get("description"), f.Get("body")
 	active := f.Get("active") == "true"
 	in.Name, in.Description, in.Body, in.Active = &name, &description, &body, &active
-	in.zonesText = f.Get("zones")
-	zones, msg := models.ParseZones(in.zonesText)
-	if msg != "" {
-		in.zonesProblem = msg
-		return
-	}
-	in.Zones = &zones
+	in.Zones = in.zones.read(f.Get("zones"))
 }
 
 // over lays the fields present in the input over cur. A zones box that did
@@ -161,9 +155,9 @@ func (in *templateInput) over(cur models.TemplateInput) (models.TemplateInput, e
 	overlay(&cur.Zones, in.Zones)
 	overlay(&cur.Active, in.Active)
 	overlay(&cur.Body, in.Body)
-	if in.zonesProblem != "" {
+	if problems := in.zones.problems(); len(problems) > 0 {
 		errs := cur.Validate()
-		errs["zones"] = in.zonesProblem
+		maps.Copy(errs, problems)
 		return cur, errs
 	}
 	return cur, nil
@@ -173,7 +167,7 @@ func (in *templateInput) over(cur models.TemplateInput) (models.TemplateInput, e
 func (in *templateInput) form(id uint, m models.TemplateInput) func(models.FieldErrors) (templ.Component, templ.Component) {
 	return func(errs models.FieldErrors) (templ.Component, templ.Component) {
 		f := views.TemplateForm{
-			ID: id, Name: m.Name, Description: m.Description, Zones: in.zonesText, Active: m.Active, Body: m.Body, Errors: errs,
+			ID: id, Name: m.Name, Description: m.Description, Zones: in.zones.text, Active: m.Active, Body: m.Body, Errors: errs,
 		}
 		return views.TemplateEditor(f), views.TemplateFormPage(f)
 	}
