@@ -73,13 +73,6 @@ func (h *Hub) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-// Latest is the newest change id the hub has seen.
-func (h *Hub) Latest() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.latest
-}
-
 // bump records id as seen and wakes every subscriber when it is new.
 func (h *Hub) bump(id int64) {
 	h.mu.Lock()
@@ -95,10 +88,6 @@ func (h *Hub) bump(id int64) {
 		}
 	}
 }
-
-// Poke makes the hub look for new changes now; a writer on this server may
-// call it after a commit to save subscribers the wait for the next poll.
-func (h *Hub) Poke(ctx context.Context) { h.poll(ctx) }
 
 func (h *Hub) poll(ctx context.Context) {
 	latest, err := models.LatestChange(ctx, h.db)

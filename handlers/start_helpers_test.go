@@ -35,14 +35,6 @@ func startWithDev(tb testing.TB) (*knottest.Instance, uint) {
 	return srv, srv.CreateUser("dev", "dev@example.com", devPassword, models.DeveloperRoleID)
 }
 
-// wantTokenWorks fails the test unless token alone authenticates a script.
-func wantTokenWorks(t *testing.T, srv *knottest.Instance, token, what string) {
-	t.Helper()
-	if res := whoamiWith(srv, token); res.StatusCode != http.StatusOK {
-		t.Fatalf("%s: whoami with the token = %d %s, want 200", what, res.StatusCode, res.Body)
-	}
-}
-
 // wantTokenRefused fails the test unless token alone gets the one 401
 // every bad token gets.
 func wantTokenRefused(t *testing.T, srv *knottest.Instance, token, what string) {

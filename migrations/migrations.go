@@ -90,15 +90,6 @@ func (m *Migrator) Pending(ctx context.Context) (bool, error) {
 	return m.provider.HasPending(ctx)
 }
 
-// Latest is the newest embedded version.
-func (m *Migrator) Latest() int64 {
-	src := m.provider.ListSources()
-	if len(src) == 0 {
-		return 0
-	}
-	return src[len(src)-1].Version
-}
-
 // lock takes the cluster-wide migration lock on a connection of its own and
 // returns the function that releases it. pg_advisory_lock blocks until the
 // lock is free, so a waiting server starts the moment the first is done.

@@ -36,14 +36,6 @@ type Source struct {
 	PostgresDSN string
 }
 
-// Dialect is migrations.SQLite or migrations.Postgres.
-func (s Source) Dialect() string {
-	if s.PostgresDSN != "" {
-		return migrations.Postgres
-	}
-	return migrations.SQLite
-}
-
 // Open opens the database, waits for it to answer, and applies the
 // embedded migrations. Errors name the config key and, for PostgreSQL, the
 // host; never the password.

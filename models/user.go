@@ -187,12 +187,6 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// ValidateEmail returns a message for an unusable address, or "".
-func ValidateEmail(email string) string {
-	_, msg := NormalizeEmail(email)
-	return msg
-}
-
 // ValidatePassword returns a message for an unusable password, or "".
 func ValidatePassword(pw string) string {
 	switch {
@@ -271,9 +265,6 @@ func CheckSignIn(u *User, err error, pw string, hashOf func(*User) string, refus
 
 // ErrSetupDone is returned by CreateFirstAdmin once any user exists.
 var ErrSetupDone = errors.New("initial setup has already been completed")
-
-// ErrDuplicate is returned when a unique name or email is already taken.
-var ErrDuplicate = errors.New("already exists")
 
 // SetupDone reports whether the initial admin has been created.
 func SetupDone(ctx context.Context, db *gorm.DB) (bool, error) {
