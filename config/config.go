@@ -365,7 +365,9 @@ func (c *Config) validateOrigin() (warnings []string, err error) {
 	var clean []string
 	for _, raw := range o.Server.URLs() {
 		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || strings.Contains(raw, "@") {
+			// An "@" anywhere reads as a user name to people and to some
+			// clients ("https://h/@evil" vs "https://h@evil"): refuse it.
 			return nil, keyErr("server.origin.server", raw, "want the origin's URL, e.g. https://knot-server.internal or https://knot-server.internal:3000, or an array of the cluster's server URLs")
 		}
 		if u.Scheme == "http" {

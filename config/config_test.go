@@ -518,6 +518,8 @@ func TestBadOriginIsRefused(t *testing.T) {
 		{"server.origin.server", `"https://:3000"`, []string{"https://:3000"}},
 		{"server.origin.server", `"origin.example:3000"`, []string{"origin.example:3000"}},
 		{"server.origin.server", `"https://u@origin.example"`, nil},
+		{"server.origin.server", `"http://0/@"`, nil},
+		{"server.origin.server", `"https://origin.example/knot@other.example"`, nil},
 
 		{"server.origin.ca_file", strconv.Quote(missing), []string{missing, "cannot read"}},
 		{"server.origin.ca_file", strconv.Quote(notPEM), []string{notPEM, "no PEM certificate"}},

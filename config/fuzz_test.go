@@ -34,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 // FuzzOriginURL checks server.origin.server: anything accepted is a list
 // of http(s) URLs with a host, no credentials, query or fragment.
 func FuzzOriginURL(f *testing.F) {
-	for _, s := range []string{"https://knot.internal", "http://10.0.0.1:3000/", "https://a,https://b", "https://u:p@h", "ftp://x", "https://h/?q#f", " https://h ", "https://[::1]:3000"} {
+	for _, s := range []string{"https://knot.internal", "http://10.0.0.1:3000/", "https://a,https://b", "https://u:p@h", "ftp://x", "https://h/?q#f", " https://h ", "https://[::1]:3000", "http://0/@"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
