@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -62,22 +64,67 @@ const changeBoundsSQL = `SELECT MIN(id), MAX(id) FROM changes`
 // FeedBounds asks the change feed's bounds through a statement prepared
 // once: caches ask it on every request to learn whether anything changed,
 // and parsing the query anew each time was a tenth of a bearer request.
+// On SQLite it asks only after a commit (see commitCount), or when its last
+// answer is older than sqliteAnswerLifetime.
 type FeedBounds struct {
 	db   *gorm.DB
 	once sync.Once
 	stmt *sql.Stmt
+
+	commits *commitCount // nil: ask every time
+	known   atomic.Pointer[boundsAnswer]
+	now     func() time.Time
 }
 
+// boundsAnswer is an answer of the database, kept while commits says
+// nothing has been committed since.
+type boundsAnswer struct {
+	commits        uint64
+	at             time.Time
+	oldest, latest int64
+}
+
+// sqliteAnswerLifetime bounds how long an answer is kept on SQLite when
+// knot commits nothing: a change written by another program is seen
+// within it.
+const sqliteAnswerLifetime = time.Second
+
 // NewFeedBounds returns a FeedBounds for db.
-func NewFeedBounds(db *gorm.DB) *FeedBounds { return &FeedBounds{db: db} }
+func NewFeedBounds(db *gorm.DB) *FeedBounds { return &FeedBounds{db: db, now: time.Now} }
 
 // Bounds is ChangeBounds.
 func (f *FeedBounds) Bounds(ctx context.Context) (oldest, latest int64, err error) {
-	f.once.Do(func() {
-		if sqlDB, err := f.db.DB(); err == nil {
-			f.stmt, _ = sqlDB.PrepareContext(context.Background(), changeBoundsSQL) //nolint:errcheck // nil falls back below
-		}
-	})
+	f.once.Do(f.prepare)
+	if f.commits == nil {
+		return f.ask(ctx)
+	}
+	state, settled := f.commits.read()
+	now := f.now()
+	if a := f.known.Load(); a != nil && a.commits == state && now.Sub(a.at) < sqliteAnswerLifetime {
+		return a.oldest, a.latest, nil
+	}
+	if oldest, latest, err = f.ask(ctx); err != nil {
+		return 0, 0, err
+	}
+	// Read with a commit in flight, the answer may miss it: not kept.
+	if settled {
+		f.known.Store(&boundsAnswer{commits: state, at: now, oldest: oldest, latest: latest})
+	}
+	return oldest, latest, nil
+}
+
+// prepare finds the database's commit count (SQLite) and prepares the
+// query; a statement that cannot be prepared is asked unprepared.
+func (f *FeedBounds) prepare() {
+	sqlDB, err := f.db.DB()
+	if err != nil {
+		return
+	}
+	f.commits = commitsOf(sqlDB)
+	f.stmt, _ = sqlDB.PrepareContext(context.Background(), changeBoundsSQL) //nolint:errcheck // nil falls back in ask
+}
+
+func (f *FeedBounds) ask(ctx context.Context) (oldest, latest int64, err error) {
 	if f.stmt == nil {
 		return ChangeBounds(ctx, f.db)
 	}

@@ -112,7 +112,7 @@ func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 	// for the write-ahead log).
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_secure_delete=on"
 	cfg := gormConfig
-	db, err := gorm.Open(sqlite.Open(dsn), &cfg)
+	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriverName, DSN: dsn}), &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
@@ -120,6 +120,7 @@ func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
+	byDB.Store(sqlDB, countFor(dsn))
 	// Keep the connections open under load: closing and reopening a SQLite
 	// connection re-reads the schema and loses its prepared statements.
 	sqlDB.SetMaxIdleConns(8)
@@ -171,6 +172,7 @@ func Close(db *gorm.DB) error {
 	if err != nil {
 		return err
 	}
+	byDB.Delete(sqlDB)
 	return sqlDB.Close()
 }
 

@@ -140,7 +140,8 @@ func BenchmarkListTemplates(b *testing.B) {
 
 // BenchmarkBearerResolve compares the bearer path's look-up without the
 // token cache (token, then owner with roles: three queries) and with it
-// (the change feed's bounds: one query), over 1,000 tokens.
+// (the change feed's bounds, asked again only after a commit on SQLite),
+// over 1,000 tokens.
 func BenchmarkBearerResolve(b *testing.B) {
 	ctx := context.Background()
 	db := openBenchDB(b)

@@ -10,8 +10,9 @@ import (
 )
 
 // TokenCache remembers, for API tokens in use, the token and its owner's
-// identity, so that a bearer request costs one query instead of three: the
-// bounds of the change feed.
+// identity, so that a bearer request costs one query instead of three (the
+// bounds of the change feed), and on SQLite none unless something was
+// committed since the last request (see FeedBounds).
 //
 // Revocation stays immediate, on this server and on every other server of a
 // cluster, without any message between them: every change that can take a
