@@ -12,11 +12,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +37,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/bench/internal/cli"
+	"github.com/knot-dev/knot/client"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
@@ -475,41 +475,41 @@ func newTransport(conc int, roots *x509.CertPool) *http.Transport {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// setupForm is the initial setup form for the first admin, with the
-// server's setup code.
-func setupForm(in *instance) (string, error) {
-	code, err := in.srv.SetupCode(context.Background())
+// setupAdmin completes the initial setup on in, with the server's setup
+// code, and returns the first admin's client, signed in.
+func setupAdmin(ctx context.Context, in *instance, tr http.RoundTripper) (*client.Client, error) {
+	code, err := in.srv.SetupCode(ctx)
 	if err != nil {
-		return "", fmt.Errorf("read the initial setup code: %w", err)
+		return nil, fmt.Errorf("read the initial setup code: %w", err)
 	}
-	return url.Values{"setup_code": {code}, "username": {"admin"}, "email": {adminEmail}, "password": {"admin password 1"}, "confirm": {"admin password 1"}}.Encode(), nil
+	c := client.New(in.url, nil)
+	c.HTTP.Transport = tr
+	return c, c.Setup(ctx, code, client.Account{Username: "admin", Email: adminEmail, Password: "admin password 1"})
 }
 
 // setUp creates the first admin and a developer, signs the developer
 // in once per worker, and creates the developer's API token.
 func setUp(in *instance, conc int) (*fixture, error) {
+	ctx := context.Background()
 	tr := newTransport(conc, nil)
 	fx := &fixture{plain: &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: noRedirect}}
-	form, err := setupForm(in)
-	if err != nil {
-		return nil, err
-	}
-	if err := expect(fx.plain, http.MethodPost, in.url+"/initial-system-setup", strings.NewReader(form), http.StatusSeeOther, "Content-Type: application/x-www-form-urlencoded"); err != nil {
+	if _, err := setupAdmin(ctx, in, tr); err != nil {
 		return nil, err
 	}
 	if err := createUser(in, "dev", devEmail, devPassword, models.DeveloperRoleID); err != nil {
 		return nil, err
 	}
-	login := url.Values{"email": {devEmail}, "password": {devPassword}}.Encode()
+	var first *client.Client
 	for range conc {
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second, CheckRedirect: noRedirect}
-		if err := expect(c, http.MethodPost, in.url+"/login", strings.NewReader(login), http.StatusSeeOther, "Content-Type: application/x-www-form-urlencoded"); err != nil {
+		c := client.New(in.url, nil)
+		c.HTTP.Transport = tr
+		if err := c.SignIn(ctx, devEmail, devPassword); err != nil {
 			return nil, err
 		}
-		fx.sessions = append(fx.sessions, c)
+		first = cmp.Or(first, c)
+		fx.sessions = append(fx.sessions, c.HTTP)
 	}
-	tok, err := createToken(fx.sessions[0], in.url)
+	tok, err := first.CreateToken(ctx, "bench")
 	if err != nil {
 		return nil, err
 	}
@@ -536,26 +536,6 @@ func createUser(in *instance, username, email, password string, roles ...uint) e
 		}
 	}
 	return nil
-}
-
-func createToken(c *http.Client, base string) (string, error) {
-	req, err := http.NewRequest(http.MethodPost, base+"/api/tokens", strings.NewReader(`{"name":"bench"}`))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusCreated || out.Token == "" {
-		return "", fmt.Errorf("create API token: status %d, %v", res.StatusCode, err)
-	}
-	return out.Token, nil
 }
 
 // seedTemplates adds templates number from..to-1 through the model: a
@@ -640,23 +620,18 @@ func leafScenarios(dir string, o options, measure func(scenario) error) error {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	tr := newTransport(o.concurrency, roots)
-	jar, _ := cookiejar.New(nil)
-	admin := &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second, CheckRedirect: noRedirect}
-	form, err := setupForm(origin)
+	ctx := context.Background()
+	admin, err := setupAdmin(ctx, origin, tr)
 	if err != nil {
 		return err
 	}
-	if err := expect(admin, http.MethodPost, origin.url+"/initial-system-setup", strings.NewReader(form), http.StatusSeeOther, "Content-Type: application/x-www-form-urlencoded"); err != nil {
-		return err
-	}
-	ctx := context.Background()
 	for i := range leafTemplates {
 		tpl := models.TemplateInput{Name: fmt.Sprintf("tpl-%04d", i), Description: "offered to leaves", Active: true, Body: templateBody}
 		if _, err := models.CreateTemplate(ctx, origin.srv.DB(), tpl, time.Now().UTC()); err != nil {
 			return err
 		}
 	}
-	token, err := createToken(admin, origin.url)
+	token, err := admin.CreateToken(ctx, "bench")
 	if err != nil {
 		return err
 	}

@@ -7,23 +7,17 @@ package demo
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
+	"github.com/knot-dev/knot/client"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/server"
 )
@@ -164,68 +158,25 @@ func setUpOrigin(ctx context.Context, origin *server.Server, info Info) (string,
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{
-		Jar:           jar,
-		Timeout:       30 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer client.CloseIdleConnections()
+	c := client.New(info.OriginURL, pool)
+	defer c.CloseIdleConnections()
 
 	code, err := origin.SetupCode(ctx)
 	if err != nil {
 		return "", err
 	}
-	form := url.Values{"setup_code": {code}, "username": {AdminUsername}, "email": {info.Email},
-		"password": {info.Password}, "confirm": {info.Password}}
-	res, err := post(ctx, client, info.OriginURL+"/initial-system-setup", "application/x-www-form-urlencoded", form.Encode())
-	if err != nil {
+	if err := c.Setup(ctx, code, client.Account{Username: AdminUsername, Email: info.Email, Password: info.Password}); err != nil {
 		return "", err
 	}
-	if res.status != http.StatusSeeOther {
-		return "", fmt.Errorf("the setup page answered %d: %.300s", res.status, res.body)
+	tpl := map[string]any{"name": "demo-workspace", "description": "A template from the cluster", "active": true, "body": "image: debian:stable\n"}
+	if _, err := c.Expect(ctx, http.MethodPost, "/api/templates", tpl, http.StatusCreated, nil); err != nil {
+		return "", fmt.Errorf("create the demo template: %w", err)
 	}
-	tpl := `{"name":"demo-workspace","description":"A template from the cluster","active":true,"body":"image: debian:stable\n"}`
-	if res, err = post(ctx, client, info.OriginURL+"/api/templates", "application/json", tpl); err != nil {
-		return "", err
-	}
-	if res.status != http.StatusCreated {
-		return "", fmt.Errorf("creating the demo template answered %d: %.300s", res.status, res.body)
-	}
-	if res, err = post(ctx, client, info.OriginURL+"/api/tokens", "application/json", `{"name":"Demo leaf"}`); err != nil {
-		return "", err
-	}
-	if res.status != http.StatusCreated {
-		return "", fmt.Errorf("creating the leaf's token answered %d: %.300s", res.status, res.body)
-	}
-	var tok struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal([]byte(res.body), &tok); err != nil || tok.Token == "" {
-		return "", errors.New("the token API answered without a token")
-	}
-	return tok.Token, nil
-}
-
-type answer struct {
-	status int
-	body   string
-}
-
-func post(ctx context.Context, c *http.Client, target, contentType, body string) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	token, err := c.CreateToken(ctx, "Demo leaf")
 	if err != nil {
-		return answer{}, err
+		return "", fmt.Errorf("create the leaf's token: %w", err)
 	}
-	req.Header.Set("Content-Type", contentType)
-	res, err := c.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	return answer{status: res.StatusCode, body: string(b)}, err
+	return token, nil
 }
 
 // newPassword is 12 random bytes as URL-safe base64: 16 characters.

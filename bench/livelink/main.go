@@ -44,7 +44,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -62,6 +61,7 @@ import (
 
 	"github.com/knot-dev/knot/bench/internal/cli"
 	"github.com/knot-dev/knot/bench/internal/host"
+	"github.com/knot-dev/knot/client"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
@@ -218,7 +218,7 @@ func singleOrigin(ctx context.Context, dir string, o options, logw io.Writer, ro
 	roots, apiToken, svc := lf.roots, lf.apiToken, lf.srv.Leaf()
 
 	if o.want("changes") {
-		api := newClient(roots, nil, true)
+		api := newClient(roots, true)
 		lat, misses, err := measureChanges(ctx, changer{c: api, base: origin.url, auth: "Authorization: Bearer " + apiToken, leafDB: lf.srv.DB(), leaf: svc, prefix: "sqlite"}, o.changes)
 		*rows = append(*rows, row{name: "change on the origin → in the leaf's list (SQLite origin)", lat: lat, misses: misses, limit: changeTarget, byP99: true})
 		api.CloseIdleConnections()
@@ -227,7 +227,7 @@ func singleOrigin(ctx context.Context, dir string, o options, logw io.Writer, ro
 		}
 	}
 
-	pinger := newClient(roots, nil, false)
+	pinger := newClient(roots, false)
 	// restart starts the origin again where it was and measures from its
 	// first answer to the leaf's "connected".
 	restart := func(what string) (time.Duration, error) {
@@ -393,7 +393,7 @@ func cluster(ctx context.Context, dir string, o options, logw io.Writer, rows *[
 	}
 	nodes = append(nodes, lf.node)
 	svc := lf.srv.Leaf()
-	api := newClient(lf.roots, nil, true)
+	api := newClient(lf.roots, true)
 	defer api.CloseIdleConnections()
 	auth := "Authorization: Bearer " + lf.apiToken
 	lat, misses, err := measureChanges(ctx, changer{c: api, base: a.url, auth: auth, leafDB: lf.srv.DB(), leaf: svc, prefix: "on-a"}, o.changes)
@@ -411,7 +411,7 @@ func cluster(ctx context.Context, dir string, o options, logw io.Writer, rows *[
 // changer makes template changes through a server's API and watches a
 // leaf's cache for them.
 type changer struct {
-	c      *http.Client
+	c      *client.Client // without a base: paths are whole URLs
 	base   string
 	auth   string
 	leafDB *gorm.DB
@@ -438,18 +438,16 @@ func measureChanges(ctx context.Context, ch changer, n int) (lat []time.Duration
 		body := fmt.Sprintf("image: debian:stable\n# change %d\n", i)
 		if i%2 == 0 {
 			name = fmt.Sprintf("%s-%04d", ch.prefix, i)
-			st, b, err := call(ctx, ch.c, http.MethodPost, ch.base+"/api/templates", "application/json", templateJSON(name, body), ch.auth)
 			var out struct {
 				ID int `json:"id"`
 			}
-			if err != nil || st != http.StatusCreated || json.Unmarshal(b, &out) != nil || out.ID == 0 {
-				return lat, misses, fmt.Errorf("create template %s: %d %.200s %v", name, st, b, err)
+			if _, err := ch.c.Expect(ctx, http.MethodPost, ch.base+"/api/templates", templateJSON(name, body), http.StatusCreated, &out, ch.auth); err != nil || out.ID == 0 {
+				return lat, misses, fmt.Errorf("create template %s: id %d, %v", name, out.ID, err)
 			}
 			id = out.ID
 		} else {
-			st, b, err := call(ctx, ch.c, http.MethodPut, fmt.Sprintf("%s/api/templates/%d", ch.base, id), "application/json", templateJSON(name, body), ch.auth)
-			if err != nil || st != http.StatusOK {
-				return lat, misses, fmt.Errorf("edit template %s: %d %.200s %v", name, st, b, err)
+			if _, err := ch.c.Expect(ctx, http.MethodPut, fmt.Sprintf("%s/api/templates/%d", ch.base, id), templateJSON(name, body), http.StatusOK, nil, ch.auth); err != nil {
+				return lat, misses, fmt.Errorf("edit template %s: %w", name, err)
 			}
 		}
 		t0 := time.Now()
@@ -485,9 +483,8 @@ func measureChanges(ctx context.Context, ch changer, n int) (lat []time.Duration
 	return lat, misses, nil
 }
 
-func templateJSON(name, body string) string {
-	b, _ := json.Marshal(map[string]any{"name": name, "description": "live link benchmark", "active": true, "body": body})
-	return string(b)
+func templateJSON(name, body string) map[string]any {
+	return map[string]any{"name": name, "description": "live link benchmark", "active": true, "body": body}
 }
 
 // ---- waiting ----
@@ -520,12 +517,12 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool, eve
 
 // firstPing polls GET /api/ping until it answers 200 and returns when the
 // answer arrived (zero if ctx ends first).
-func firstPing(ctx context.Context, c *http.Client, base string) time.Time {
+func firstPing(ctx context.Context, c *client.Client, base string) time.Time {
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-		st, _, err := call(pctx, c, http.MethodGet, base+"/api/ping", "", "")
+		a, err := c.Send(pctx, http.MethodGet, base+"/api/ping", nil)
 		cancel()
-		if err == nil && st == http.StatusOK {
+		if err == nil && a.Status == http.StatusOK {
 			return time.Now()
 		}
 		time.Sleep(pollPing)

@@ -3,28 +3,24 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the throwaway database
 
-	"github.com/knot-dev/knot/bench/internal/send"
+	"github.com/knot-dev/knot/client"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/server"
 )
@@ -262,32 +258,13 @@ func (c *trackedConn) Close() error {
 
 // ---- HTTP ----
 
-func newClient(roots *x509.CertPool, jar http.CookieJar, keepAlive bool) *http.Client {
-	return &http.Client{
-		Jar:     jar,
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-			DisableKeepAlives: !keepAlive,
-			Proxy:             nil,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-// call sends one request and returns the status and the body.
-func call(ctx context.Context, c *http.Client, method, target, contentType, body string, headers ...string) (int, []byte, error) {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	res, err := send.Do(ctx, c, method, target, contentType, r, headers...)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	return res.StatusCode, b, err
+// newClient calls the servers' API by whole URLs, with bearer tokens (no
+// cookies); without keep-alive, each request opens a new connection.
+func newClient(roots *x509.CertPool, keepAlive bool) *client.Client {
+	c := client.New("", roots)
+	c.HTTP.Jar = nil
+	c.HTTP.Transport.(*http.Transport).DisableKeepAlives = !keepAlive
+	return c
 }
 
 // setUpAdmin completes the initial setup on n (setup code included) and
@@ -298,29 +275,15 @@ func setUpAdmin(ctx context.Context, n *node, roots *x509.CertPool) (leafToken, 
 	if err != nil {
 		return "", "", fmt.Errorf("read the setup code: %w", err)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := newClient(roots, jar, true)
+	c := client.New(n.url, roots)
 	defer c.CloseIdleConnections()
-	form := url.Values{"setup_code": {code}, "username": {"admin"}, "email": {"admin@example.com"},
-		"password": {"admin password 1"}, "confirm": {"admin password 1"}}
-	st, body, err := call(ctx, c, http.MethodPost, n.url+"/initial-system-setup", "application/x-www-form-urlencoded", form.Encode())
-	if err != nil || st != http.StatusSeeOther {
-		return "", "", fmt.Errorf("initial setup: %d %.200s %v", st, body, err)
+	if err := c.Setup(ctx, code, client.Account{Username: "admin", Email: "admin@example.com", Password: "admin password 1"}); err != nil {
+		return "", "", fmt.Errorf("initial setup: %w", err)
 	}
-	token := func(name string) (string, error) {
-		st, body, err := call(ctx, c, http.MethodPost, n.url+"/api/tokens", "application/json", fmt.Sprintf(`{"name":%q}`, name))
-		var out struct {
-			Token string `json:"token"`
-		}
-		if err != nil || st != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.Token == "" {
-			return "", fmt.Errorf("create token %q: %d %.200s %v", name, st, body, err)
-		}
-		return out.Token, nil
-	}
-	if leafToken, err = token("bench leaf"); err != nil {
+	if leafToken, err = c.CreateToken(ctx, "bench leaf"); err != nil {
 		return "", "", err
 	}
-	if apiToken, err = token("bench API"); err != nil {
+	if apiToken, err = c.CreateToken(ctx, "bench API"); err != nil {
 		return "", "", err
 	}
 	return leafToken, apiToken, nil

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // childAttr makes a child process die with the harness, even if the
@@ -47,30 +49,47 @@ func procCPUTicks(pid int) (int64, error) {
 	return u + s, nil
 }
 
-// procMemKB is VmRSS and VmHWM (peak RSS) of process pid, in KiB.
-func procMemKB(pid int) (rss, hwm int64, err error) {
+// procMemKB is VmRSS, VmHWM (peak RSS) and RssAnon (the private, not
+// file-backed, part of VmRSS) of process pid, in KiB.
+func procMemKB(pid int) (rss, hwm, anon int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer f.Close()
+	fields := map[string]*int64{"VmRSS": &rss, "VmHWM": &hwm, "RssAnon": &anon}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status %s: %w", pid, k, err)
-		}
-		if k == "VmRSS" {
-			rss = n
-		} else {
-			hwm = n
+		if dst := fields[k]; ok && dst != nil {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("/proc/%d/status %s: %w", pid, k, err)
+			}
+			*dst = n
 		}
 	}
-	return rss, hwm, sc.Err()
+	return rss, hwm, anon, sc.Err()
+}
+
+// evictFromPageCache writes back the file at path and drops it from the
+// page cache, so that the next process started from it reads it from disk
+// as a server does after an install and a reboot. A file just written (by
+// go build) stays cached in large folios, and a process then maps, and
+// counts in its RSS, nearly all of its text whatever it touches.
+func evictFromPageCache(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("fdatasync %s: %w", path, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("fadvise %s: %w", path, err)
+	}
+	return nil
 }
 
 // clockTicks is the kernel's USER_HZ (getconf CLK_TCK), 100 almost

@@ -13,6 +13,8 @@ func childAttr() *syscall.SysProcAttr { return nil }
 
 func procCPUTicks(int) (int64, error) { return 0, errNoProc }
 
-func procMemKB(int) (rss, hwm int64, err error) { return 0, 0, errNoProc }
+func procMemKB(int) (rss, hwm, anon int64, err error) { return 0, 0, 0, errNoProc }
+
+func evictFromPageCache(string) error { return errNoProc }
 
 func clockTicks() int64 { return 100 }

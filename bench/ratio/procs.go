@@ -63,8 +63,14 @@ func (s *server) cpu() (time.Duration, error) {
 
 // mem is the process's current and peak resident set, in bytes.
 func (s *server) mem() (rss, hwm int64, err error) {
-	r, h, err := procMemKB(s.pid)
+	r, h, _, err := procMemKB(s.pid)
 	return r << 10, h << 10, err
+}
+
+// anonMem is the private (not file-backed) part of the resident set.
+func (s *server) anonMem() (int64, error) {
+	_, _, a, err := procMemKB(s.pid)
+	return a << 10, err
 }
 
 // logTail is the last n lines of the process's log, for error messages.
@@ -173,17 +179,13 @@ func (n *knotNode) start(ctx context.Context, bin string) (*server, error) {
 // waitReady polls GET /api/ping until it answers 200, and returns how
 // long after since that was.
 func waitReady(ctx context.Context, s *server, since time.Time, limit time.Duration) (time.Duration, error) {
-	c := newClient(nil)
+	c := newClient(s.url, false)
 	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(limit)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/ping", nil)
-		res, err := c.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return time.Since(since), nil
-			}
+		a, err := c.Send(ctx, http.MethodGet, "/api/ping", nil)
+		if err == nil && a.Status == http.StatusOK {
+			return time.Since(since), nil
 		}
 		if s.exited() {
 			return 0, fmt.Errorf("%s exited before answering: %v%s", s.name, s.err, s.logTail(15))
