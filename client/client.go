@@ -42,20 +42,19 @@ func New(base string, roots *x509.CertPool) *Client {
 	}}
 }
 
-// Answer is a response with its body read.
+// Answer is a response whose body has been read (and closed).
 type Answer struct {
-	Status int
-	Header http.Header
-	Body   []byte
+	*http.Response
+	Body []byte
 }
 
 // maxBody bounds what Send reads of an answer.
 const maxBody = 16 << 20
 
 // Send sends one request and returns the answer, whatever its status. body
-// is nil, url.Values (sent as a form), a string (sent as it is: give its
-// Content-Type in headers) or anything else (sent as JSON); headers are
-// "Name: value" lines.
+// is nil, url.Values (sent as a form), a string, []byte or io.Reader (sent
+// as it is: give its Content-Type in headers) or anything else (sent as
+// JSON); headers are "Name: value" lines, set after the body's type.
 func (c *Client) Send(ctx context.Context, method, path string, body any, headers ...string) (*Answer, error) {
 	rd, ctype, err := encode(body)
 	if err != nil {
@@ -81,7 +80,7 @@ func (c *Client) Send(ctx context.Context, method, path string, body any, header
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
-	return &Answer{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+	return &Answer{Response: res, Body: b}, nil
 }
 
 func encode(body any) (io.Reader, string, error) {
@@ -92,6 +91,10 @@ func encode(body any) (io.Reader, string, error) {
 		return strings.NewReader(b.Encode()), "application/x-www-form-urlencoded", nil
 	case string:
 		return strings.NewReader(b), "", nil
+	case []byte:
+		return bytes.NewReader(b), "", nil
+	case io.Reader:
+		return b, "", nil
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -108,8 +111,8 @@ func (c *Client) Expect(ctx context.Context, method, path string, body any, want
 	if err != nil {
 		return nil, err
 	}
-	if a.Status != want {
-		return a, fmt.Errorf("%s %s answered %d, want %d: %.300s", method, path, a.Status, want, a.Body)
+	if a.StatusCode != want {
+		return a, fmt.Errorf("%s %s answered %d, want %d: %.300s", method, path, a.StatusCode, want, a.Body)
 	}
 	if out != nil {
 		if err := json.Unmarshal(a.Body, out); err != nil {

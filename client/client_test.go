@@ -43,7 +43,7 @@ func TestAClientSetsUpASignsInAndCallsTheAPI(t *testing.T) {
 	}
 	// Another status than the one expected is an error that says which.
 	a, err := api.Expect(ctx, http.MethodGet, "/api/users/whoami", nil, http.StatusOK, nil)
-	if err == nil || a == nil || a.Status != http.StatusUnauthorized {
+	if err == nil || a == nil || a.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("whoami without a token: %+v, %v", a, err)
 	}
 

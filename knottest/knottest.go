@@ -5,24 +5,21 @@ package knottest
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/knot-dev/knot/client"
 	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/knottest/kit"
@@ -150,25 +147,27 @@ func (i *Instance) Stop() {
 	}
 }
 
-// Client is an HTTP client with its own cookie jar that does not follow
-// redirects, so tests see each 303.
+// Client is a client.Client that fails the test instead of returning
+// errors: its own cookie jar, no redirects followed, so tests see each 303.
 type Client struct {
-	t    testing.TB
-	Base string
-	HTTP *http.Client
+	t testing.TB
+	*client.Client
 }
 
 // Client returns a new client (an empty cookie jar) for this server.
 func (i *Instance) Client() *Client {
-	jar, _ := cookiejar.New(nil)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: i.CertPool()}}
-	i.t.Cleanup(tr.CloseIdleConnections)
-	return &Client{t: i.t, Base: i.URL, HTTP: &http.Client{
-		Jar:           jar,
-		Transport:     tr,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	c := client.New(i.URL, i.CertPool())
+	i.t.Cleanup(c.CloseIdleConnections)
+	return &Client{t: i.t, Client: c}
+}
+
+// On returns a client of the server at base that shares c's cookies and
+// connections: one browser talking to another server (cookies do not care
+// about ports).
+func (c *Client) On(base string) *Client {
+	other := *c.Client
+	other.Base = base
+	return &Client{t: c.t, Client: &other}
 }
 
 // ClientFrom returns a new client whose connections leave from localIP, so
@@ -217,27 +216,15 @@ func (r *Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request; headers are "Name: value" strings.
-func (c *Client) Do(method, path string, body io.Reader, headers ...string) *Response {
+// Do sends a request; body is what client.Client.Send takes, headers are
+// "Name: value" strings.
+func (c *Client) Do(method, path string, body any, headers ...string) *Response {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.Base+path, body)
-	if err != nil {
-		c.t.Fatalf("new request: %v", err)
-	}
-	for _, h := range headers {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := c.HTTP.Do(req)
+	a, err := c.Send(context.Background(), method, path, body, headers...)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatalf("read %s %s: %v", method, path, err)
-	}
-	return &Response{Response: res, Body: string(b)}
+	return &Response{Response: a.Response, Body: string(a.Body)}
 }
 
 // Get sends a GET.
@@ -249,25 +236,13 @@ func (c *Client) Get(path string, headers ...string) *Response {
 // PostForm sends a url-encoded form.
 func (c *Client) PostForm(path string, form url.Values, headers ...string) *Response {
 	c.t.Helper()
-	return c.Do(http.MethodPost, path, strings.NewReader(form.Encode()), append([]string{"Content-Type: application/x-www-form-urlencoded"}, headers...)...)
+	return c.Do(http.MethodPost, path, form, headers...)
 }
 
 // JSONRequest sends body (marshalled unless it is a string) as JSON.
 func (c *Client) JSONRequest(method, path string, body any, headers ...string) *Response {
 	c.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatalf("marshal: %v", err)
-		}
-		r = strings.NewReader(string(data))
-	}
-	return c.Do(method, path, r, append([]string{"Content-Type: application/json"}, headers...)...)
+	return c.Do(method, path, body, append([]string{"Content-Type: application/json"}, headers...)...)
 }
 
 // Admin credentials created by SetupAdmin.
@@ -293,13 +268,8 @@ func (i *Instance) SetupCode() string {
 func (i *Instance) SetupAdmin() *Client {
 	i.t.Helper()
 	c := i.Client()
-	res := c.PostForm("/initial-system-setup", url.Values{
-		"setup_code": {i.SetupCode()},
-		"username":   {AdminUsername}, "email": {AdminEmail},
-		"password": {AdminPassword}, "confirm": {AdminPassword},
-	})
-	if res.StatusCode != http.StatusSeeOther {
-		i.t.Fatalf("initial setup: status %d: %s", res.StatusCode, res.Body)
+	if err := c.Setup(context.Background(), i.SetupCode(), client.Account{Username: AdminUsername, Email: AdminEmail, Password: AdminPassword}); err != nil {
+		i.t.Fatalf("initial setup: %v", err)
 	}
 	return c
 }
@@ -309,9 +279,8 @@ func (i *Instance) SetupAdmin() *Client {
 func (i *Instance) Login(email, password string) *Client {
 	i.t.Helper()
 	c := i.Client()
-	res := c.PostForm("/login", url.Values{"email": {email}, "password": {password}})
-	if res.StatusCode != http.StatusSeeOther {
-		i.t.Fatalf("sign in as %s: status %d: %s", email, res.StatusCode, res.Body)
+	if err := c.SignIn(context.Background(), email, password); err != nil {
+		i.t.Fatalf("sign in as %s: %v", email, err)
 	}
 	return c
 }

@@ -57,11 +57,7 @@ func (cl *cluster) startLeaf(t *testing.T, srv *knottest.Instance, token string)
 // on returns a client for server i sharing c's cookie jar: the servers all
 // listen on 127.0.0.1, and cookies do not care about ports, so this is one
 // browser talking to a cluster behind a load balancer.
-func on(c *knottest.Client, srv *knottest.Instance) *knottest.Client {
-	other := *c
-	other.Base = srv.URL
-	return &other
-}
+func on(c *knottest.Client, srv *knottest.Instance) *knottest.Client { return c.On(srv.URL) }
 
 func bearer(token string) string { return "Authorization: Bearer " + token }
 

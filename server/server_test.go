@@ -158,12 +158,11 @@ func TestTwoServersOnOneHostKeepSeparateSessionsInOneBrowser(t *testing.T) {
 	}
 	browser := a.SetupAdmin()
 	b.SetupAdmin()
-	onB := *browser
-	onB.Base = b.URL
+	onB := browser.On(b.URL)
 	if res := onB.PostForm("/login", url.Values{"email": {knottest.AdminEmail}, "password": {knottest.AdminPassword}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in on B = %d", res.StatusCode)
 	}
-	for name, c := range map[string]*knottest.Client{"A": browser, "B": &onB} {
+	for name, c := range map[string]*knottest.Client{"A": browser, "B": onB} {
 		if res := c.Get("/api/users/whoami"); res.StatusCode != http.StatusOK {
 			t.Fatalf("after signing in on both, the session on %s = %d", name, res.StatusCode)
 		}

@@ -522,7 +522,7 @@ func firstPing(ctx context.Context, c *client.Client, base string) time.Time {
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		a, err := c.Send(pctx, http.MethodGet, base+"/api/ping", nil)
 		cancel()
-		if err == nil && a.Status == http.StatusOK {
+		if err == nil && a.StatusCode == http.StatusOK {
 			return time.Now()
 		}
 		time.Sleep(pollPing)

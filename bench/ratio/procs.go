@@ -184,7 +184,7 @@ func waitReady(ctx context.Context, s *server, since time.Time, limit time.Durat
 	deadline := time.Now().Add(limit)
 	for {
 		a, err := c.Send(ctx, http.MethodGet, "/api/ping", nil)
-		if err == nil && a.Status == http.StatusOK {
+		if err == nil && a.StatusCode == http.StatusOK {
 			return time.Since(since), nil
 		}
 		if s.exited() {
