@@ -84,7 +84,7 @@ func startPair(t *testing.T, o pairOpts) *pair {
 	// land in the middle of a test that moves the clock. After it the loop
 	// sleeps for the hour-long heartbeat (or backs off on failure, which
 	// leaves the state as it is).
-	knottest.Eventually(t, "the leaf's first sync", func() bool {
+	p.await("the leaf's first sync", func() bool {
 		return !strings.HasPrefix(p.status().Message, "Connecting")
 	})
 	return p
@@ -111,6 +111,17 @@ func (p *pair) mustSync() {
 }
 
 func (p *pair) status() leaf.Status { return p.leaf.Server.Leaf().Status() }
+
+// await waits until cond holds, checking it at each of the leaf's status
+// updates (every sync, applied change, failure and retry ends in one).
+func (p *pair) await(what string, cond func() bool) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.leaf.Server.Leaf().Await(ctx, cond); err != nil {
+		p.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
 
 // originVariables is the origin's answer to a leaf's fetch of the
 // variables with token (query is "" or "?protected=false").

@@ -38,10 +38,10 @@ func createTemplate(t *testing.T, c *knottest.Client, name, body string) float64
 
 func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 
 	id := createTemplate(t, p.admin, "live", "image: one")
-	knottest.Eventually(t, "a template created on the origin on the leaf", func() bool {
+	p.await("a template created on the origin on the leaf", func() bool {
 		ct, ok := clusterTemplate(t, p, "live")
 		return ok && ct.Body == "image: one"
 	})
@@ -49,14 +49,14 @@ func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("edit: %d %s", res.StatusCode, res.Body)
 	}
-	knottest.Eventually(t, "the edit on the leaf", func() bool {
+	p.await("the edit on the leaf", func() bool {
 		ct, ok := clusterTemplate(t, p, "live")
 		return ok && ct.Body == "image: two"
 	})
 	if res := p.admin.Do(http.MethodDelete, fmt.Sprintf("/api/templates/%d", int(id)), nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("delete: %d %s", res.StatusCode, res.Body)
 	}
-	knottest.Eventually(t, "the deletion on the leaf", func() bool {
+	p.await("the deletion on the leaf", func() bool {
 		_, ok := clusterTemplate(t, p, "live")
 		return !ok
 	})
@@ -65,7 +65,7 @@ func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("create variable: %d %s", res.StatusCode, res.Body)
 	}
-	knottest.Eventually(t, "a variable created on the origin on the leaf", func() bool {
+	p.await("a variable created on the origin on the leaf", func() bool {
 		var n int64
 		p.leaf.Server.DB().Raw(`SELECT COUNT(*) FROM cluster_variables WHERE name = 'LIVE_VAR'`).Scan(&n)
 		return n == 1
@@ -74,12 +74,12 @@ func TestOriginChangesReachTheLeafWithoutWaitingForAHeartbeat(t *testing.T) {
 
 func TestAChangeMadeWhileTheLeafWasDownArrivesAfterReconnectWithoutAResync(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
 	p.leaf.Stop()
 	createTemplate(t, p.admin, "while-away", "image: away")
 
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
-	knottest.Eventually(t, "the change made while the leaf was down", func() bool {
+	p.await("the change made while the leaf was down", func() bool {
 		_, ok := clusterTemplate(t, p, "while-away")
 		return ok
 	})
@@ -90,7 +90,7 @@ func TestAChangeMadeWhileTheLeafWasDownArrivesAfterReconnectWithoutAResync(t *te
 
 func TestALeafWhoseCursorTheOriginNoLongerHoldsResyncs(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
 	p.leaf.Stop()
 	for _, name := range []string{"gone-1", "gone-2", "gone-3"} {
 		createTemplate(t, p.admin, name, "image: "+name)
@@ -101,7 +101,7 @@ func TestALeafWhoseCursorTheOriginNoLongerHoldsResyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
-	knottest.Eventually(t, "every change after a resync", func() bool {
+	p.await("every change after a resync", func() bool {
 		for _, name := range []string{"gone-1", "gone-2", "gone-3"} {
 			if _, ok := clusterTemplate(t, p, name); !ok {
 				return false
@@ -116,9 +116,9 @@ func TestALeafWhoseCursorTheOriginNoLongerHoldsResyncs(t *testing.T) {
 
 func TestAStoppedOriginIsNoticedWithoutWaitingForAHeartbeat(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	p.origin.Stop()
-	knottest.Eventually(t, "the leaf noticing", func() bool { return !p.status().Healthy() })
+	p.await("the leaf noticing", func() bool { return !p.status().Healthy() })
 	if st := p.status(); st.State != leaf.StateUnreachable {
 		t.Fatalf("status after the origin stopped = %+v", st)
 	}
@@ -134,7 +134,7 @@ func TestTheLeafFailsOverToTheNextOriginServer(t *testing.T) {
 	p := startPair(t, pairOpts{leaf: func(c *config.Config) {
 		c.Server.Origin.Server = config.URLList(dead + "," + string(c.Server.Origin.Server))
 	}})
-	knottest.Eventually(t, "the leaf on the second origin server", func() bool { return p.status().Healthy() })
+	p.await("the leaf on the second origin server", func() bool { return p.status().Healthy() })
 	if got := p.leaf.Server.Leaf().Origin(); got != p.origin.URL {
 		t.Fatalf("the leaf is on %s, want %s", got, p.origin.URL)
 	}
@@ -149,7 +149,7 @@ func TestTheLeafFailsOverToTheNextOriginServer(t *testing.T) {
 // one.
 func TestAnOversizedPasswordLeavesTheLinkConnected(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	password := strings.Repeat("\x01", 20000)
 	res := signIn(p.leaf.Client(), knottest.AdminEmail, password)
 	if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusBadRequest {
@@ -194,7 +194,7 @@ func TestTheLeafNodesPageFollowsTheFeed(t *testing.T) {
 		row := leafNodesRow(t, p)
 		return strings.Contains(row, ">token deleted<") && strings.Contains(row, knottest.AdminUsername)
 	})
-	knottest.Eventually(t, "the leaf noticing its token is gone", func() bool { return p.status().State == leaf.StateTokenRejected })
+	p.await("the leaf noticing its token is gone", func() bool { return p.status().State == leaf.StateTokenRejected })
 }
 
 // A leaf the origin turns away because leaf nodes are disabled is offline
@@ -237,14 +237,14 @@ func TestARefusedLeafIsOfflineAtOnce(t *testing.T) {
 // someone who signed in here before, and the refusal names no origin.
 func TestNoOfflineSignInAfterTheOriginSaidNo(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	if res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first sign-in = %d", res.StatusCode)
 	}
 	if res := p.admin.Do(http.MethodDelete, "/api/tokens/"+ftoa(p.tokID), nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("delete token: %d", res.StatusCode)
 	}
-	knottest.Eventually(t, "the leaf noticing", func() bool { return p.status().State == leaf.StateTokenRejected })
+	p.await("the leaf noticing", func() bool { return p.status().State == leaf.StateTokenRejected })
 	res := signIn(p.leaf.Client(), knottest.AdminEmail, knottest.AdminPassword)
 	if res.StatusCode == http.StatusSeeOther {
 		t.Fatal("signed in offline although the origin rejected the leaf's token")
@@ -258,7 +258,7 @@ func TestNoOfflineSignInAfterTheOriginSaidNo(t *testing.T) {
 // answered, and is never a weaker bcrypt than the origin's.
 func TestTheOfflinePasswordCopyIsNoWeakerThanTheOrigins(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	// The admin's hash on the origin at a higher cost than knot's own.
 	hash, err := models.HashPasswordCost(knottest.AdminPassword, 11)
 	if err != nil {
@@ -288,9 +288,9 @@ func TestAKilledOriginIsNoticedWithoutWaitingForAHeartbeat(t *testing.T) {
 		proxy = knottest.NewProxy(t, strings.TrimPrefix(u, "https://"))
 		c.Server.Origin.Server = config.URLList("https://" + proxy.Addr())
 	}})
-	knottest.Eventually(t, "the leaf's link through the proxy", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link through the proxy", func() bool { return p.status().Healthy() })
 	proxy.Cut()
-	knottest.Eventually(t, "the leaf noticing", func() bool { return !p.status().Healthy() })
+	p.await("the leaf noticing", func() bool { return !p.status().Healthy() })
 	proxy.Restore()
-	knottest.Eventually(t, "the leaf back", func() bool { return p.status().Healthy() })
+	p.await("the leaf back", func() bool { return p.status().Healthy() })
 }

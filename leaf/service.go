@@ -134,6 +134,24 @@ func (s *Service) Reconfigure(cfg *config.Config) error {
 // Status returns the current connection status.
 func (s *Service) Status() Status { return s.status.get() }
 
+// Await returns once cond holds, checking it now and again after every
+// status update (each sync, applied change, failure and retry ends in
+// one), or ctx's error when ctx ends first: a wait on the leaf's own
+// events, for tests and for anything that must see the leaf catch up.
+func (s *Service) Await(ctx context.Context, cond func() bool) error {
+	for {
+		woken := s.status.next()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-woken:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Origin is the origin's URL.
 func (s *Service) Origin() string { return s.cl().Origin() }
 

@@ -35,11 +35,23 @@ type Status struct {
 // Healthy reports whether the leaf is connected.
 func (s Status) Healthy() bool { return s.State == StateConnected }
 
-// tracker holds the current status; every change is logged once.
+// tracker holds the current status; every change is logged once, and
+// every set wakes whoever waits (see Service.Await).
 type tracker struct {
 	mu     sync.RWMutex
 	s      Status
 	logger func(Status)
+	woken  chan struct{} // closed at the next set; nil until someone waits
+}
+
+// next returns a channel closed at the next set.
+func (t *tracker) next() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.woken == nil {
+		t.woken = make(chan struct{})
+	}
+	return t.woken
 }
 
 func (t *tracker) get() Status {
@@ -62,6 +74,10 @@ func (t *tracker) set(state State, msg string, now time.Time, update func(*Statu
 		update(&t.s)
 	}
 	snap := t.s
+	if t.woken != nil {
+		close(t.woken)
+		t.woken = nil
+	}
 	t.mu.Unlock()
 	if changed && t.logger != nil {
 		t.logger(snap)

@@ -70,10 +70,10 @@ func wantCode(t *testing.T, what string, res *knottest.Response, code int) {
 
 func TestSignedOutVisitorsSeeAShortBannerWithoutTheOriginsAddress(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	member := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
 	p.origin.Stop()
-	knottest.Eventually(t, "the leaf noticing", func() bool { return p.status().State == leaf.StateUnreachable && !p.status().NextRetry.IsZero() })
+	p.await("the leaf noticing", func() bool { return p.status().State == leaf.StateUnreachable && !p.status().NextRetry.IsZero() })
 
 	anon := p.leaf.Client()
 	for _, path := range []string{"/login", "/leaf/banner"} {
@@ -116,7 +116,7 @@ func TestEveryBrokenLinkHasAShortBannerForVisitors(t *testing.T) {
 			if tc.breakLink != nil {
 				tc.breakLink(p)
 			}
-			knottest.Eventually(t, "the leaf in state "+string(tc.state), func() bool { return p.status().State == tc.state })
+			p.await("the leaf in state "+string(tc.state), func() bool { return p.status().State == tc.state })
 			res := p.leaf.Client().Get("/login")
 			wantIn(t, "the sign-in page", res, tc.short)
 			wantNotIn(t, "the sign-in page", res, p.origin.Addr(), "server.origin", "server.cluster", "ca_file")
@@ -132,7 +132,7 @@ func TestEveryBrokenLinkHasAShortBannerForVisitors(t *testing.T) {
 // same poll brings the banner once the link breaks.
 func TestTheBannerPollAnswersOnlyWhatChanged(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
 
 	res := c.Get("/templates")
@@ -154,7 +154,7 @@ func TestTheBannerPollAnswersOnlyWhatChanged(t *testing.T) {
 	}
 
 	p.origin.Stop()
-	knottest.Eventually(t, "the banner in the poll", func() bool {
+	p.await("the banner in the poll", func() bool {
 		res = c.Get("/leaf/banner?seen="+key, bannerPoll...)
 		return res.StatusCode == http.StatusOK && strings.Contains(res.Body, `id="leaf-banner"`)
 	})
@@ -190,7 +190,7 @@ func TestTheLeafStatusPageShowsTheLinkAndWhatIsCached(t *testing.T) {
 	res := p.admin.JSONRequest(http.MethodPost, "/api/templatevars", map[string]any{"name": "CACHED_VAR", "value": "v"})
 	wantCode(t, "create a variable on the origin", res, http.StatusCreated)
 	var templates, variables int64
-	knottest.Eventually(t, "the variable cached on the leaf", func() bool {
+	p.await("the variable cached on the leaf", func() bool {
 		templates, variables, err = models.ClusterCacheCounts(context.Background(), p.leaf.Server.DB())
 		return err == nil && variables == 1 && p.status().Healthy()
 	})
@@ -199,7 +199,7 @@ func TestTheLeafStatusPageShowsTheLinkAndWhatIsCached(t *testing.T) {
 	// The sign-in itself may move the feed on (a change to the user on the
 	// origin): read the page once the cursor it shows is the leaf's.
 	var cursor int64
-	knottest.Eventually(t, "the page showing the leaf's cursor", func() bool {
+	p.await("the page showing the leaf's cursor", func() bool {
 		cursor = p.leaf.Server.Leaf().Cursor()
 		res = c.Get("/leaf")
 		return strings.Contains(res.Body, ">"+strconv.FormatInt(cursor, 10)+"<")
@@ -268,7 +268,7 @@ func editUnannounced(t *testing.T, p *pair, name, body string) {
 // heartbeat an hour away, nothing else would in this test.
 func TestRetryNowFetchesEverythingAgain(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() && p.leaf.Server.Leaf().Cursor() > 0 })
 	c := p.leaf.Login(knottest.AdminEmail, knottest.AdminPassword)
 
 	editUnannounced(t, p, "everywhere", "image: unannounced")
@@ -276,7 +276,7 @@ func TestRetryNowFetchesEverythingAgain(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/leaf" {
 		t.Fatalf("Retry now without JavaScript = %d %q, want 303 to /leaf", res.StatusCode, res.Header.Get("Location"))
 	}
-	knottest.Eventually(t, "the unannounced edit on the leaf", func() bool {
+	p.await("the unannounced edit on the leaf", func() bool {
 		ct, ok := clusterTemplate(t, p, "everywhere")
 		return ok && ct.Body == "image: unannounced"
 	})
@@ -291,7 +291,7 @@ func TestRetryNowFetchesEverythingAgain(t *testing.T) {
 	wantCode(t, "Retry now with htmx", res, http.StatusOK)
 	wantIn(t, "the htmx answer", res, `id="leaf-status"`, `id="retry-note" hx-swap-oob="innerHTML"`, "Retry requested at 09:00:00 UTC.")
 	wantNotIn(t, "the htmx answer", res, "<html")
-	knottest.Eventually(t, "the second edit on the leaf", func() bool {
+	p.await("the second edit on the leaf", func() bool {
 		ct, ok := clusterTemplate(t, p, "everywhere")
 		return ok && ct.Body == "image: unannounced again"
 	})
@@ -306,7 +306,7 @@ document.addEventListener("securitypolicyviolation", function (e) { window.knotC
 // link breaking and coming back, without a reload.
 func TestTheBannerFollowsTheLinkWithoutAReload(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf's link", func() bool { return p.status().Healthy() })
+	p.await("the leaf's link", func() bool { return p.status().Healthy() })
 	ctx := knottest.BrowserFor(t, 60*time.Second)
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRefusals}); err != nil {
 		t.Fatalf("install the CSP watcher: %v", err)
