@@ -120,7 +120,6 @@ func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
-	byDB.Store(sqlDB, countFor(dsn))
 	// Keep the connections open under load: closing and reopening a SQLite
 	// connection re-reads the schema and loses its prepared statements.
 	sqlDB.SetMaxIdleConns(8)
@@ -128,6 +127,13 @@ func connectSQLite(ctx context.Context, path string) (*gorm.DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
 	}
+	// The file exists now: the driver has opened it.
+	count, err := countFor(dsn)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database server.sqlite.path = %s: %w", path, err)
+	}
+	byDB.Store(sqlDB, count)
 	return db, nil
 }
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"path/filepath"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -61,27 +64,38 @@ func (c *commitCount) read() (state uint64, settled bool) {
 	return s, s&(1<<inFlightBits-1) == 0
 }
 
-// counts holds one commitCount per database file (by absolute path), and
-// byDB the file's count for each *sql.DB opened on it.
+// counts holds one commitCount per database file, found by the file's
+// identity (two names for one file, through a link, share it), and byDB
+// the file's count for each *sql.DB opened on it.
 var (
 	countsMu sync.Mutex
-	counts   = map[string]*commitCount{}
+	counts   []fileCount
 	byDB     sync.Map // *sql.DB → *commitCount
 )
 
-func countFor(dsn string) *commitCount {
+type fileCount struct {
+	file  os.FileInfo
+	count *commitCount
+}
+
+// countFor returns the count of the file dsn names, which exists: the
+// driver has opened it.
+func countFor(dsn string) (*commitCount, error) {
 	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
+	file, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("count the commits of %s: %w", path, err)
 	}
 	countsMu.Lock()
 	defer countsMu.Unlock()
-	c := counts[path]
-	if c == nil {
-		c = &commitCount{}
-		counts[path] = c
+	for _, fc := range counts {
+		if os.SameFile(fc.file, file) {
+			return fc.count, nil
+		}
 	}
-	return c
+	c := &commitCount{}
+	counts = append(counts, fileCount{file: file, count: c})
+	return c, nil
 }
 
 // commitsOf returns the commit count of a database opened by connectSQLite,
@@ -95,16 +109,23 @@ func commitsOf(db *sql.DB) *commitCount {
 // countingDriver opens mattn/go-sqlite3 connections and wraps them. The
 // wrappers implement exactly the interfaces the driver's own types do, so
 // database/sql treats them alike, and every call that can run a statement
-// goes through a wrapper that settles the commits it made.
-type countingDriver struct{ sqlite3.SQLiteDriver }
+// goes through a wrapper that settles the commits it made. The driver is a
+// field, not embedded: a method it gains (a connector) must not reach
+// database/sql around Open.
+type countingDriver struct{ sqlite sqlite3.SQLiteDriver }
 
 func (d *countingDriver) Open(dsn string) (driver.Conn, error) {
-	conn, err := d.SQLiteDriver.Open(dsn)
+	conn, err := d.sqlite.Open(dsn)
 	if err != nil {
 		return nil, err
 	}
+	count, err := countFor(dsn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
 	sc := conn.(*sqlite3.SQLiteConn)
-	c := &countingConn{conn: sc, count: countFor(dsn)}
+	c := &countingConn{conn: sc, count: count}
 	sc.RegisterCommitHook(func() int {
 		c.pending++
 		c.count.started()
@@ -113,9 +134,12 @@ func (d *countingDriver) Open(dsn string) (driver.Conn, error) {
 	return c, nil
 }
 
-// countingConn is one connection. database/sql uses a connection from one
-// goroutine at a time, and the commit hook runs inside the call that
-// commits, so pending needs no lock.
+// countingConn is one connection. pending needs no lock of its own:
+// database/sql makes every call into a connection (its own goroutines'
+// too: closing rows on a cancelled context, closing statements) under that
+// connection's lock, and the commit hook runs inside the call that commits
+// (on the driver's helper goroutine when the context can be cancelled, and
+// the call waits for it).
 type countingConn struct {
 	conn    *sqlite3.SQLiteConn
 	count   *commitCount
@@ -223,9 +247,17 @@ func (s *countingStmt) Close() error {
 
 func (s *countingStmt) NumInput() int { return s.stmt.NumInput() }
 
+// Exec and ExecContext read a statement that returns rows (a SELECT or a
+// PRAGMA run through Exec) to its end: the driver's Exec steps it once and
+// leaves it open, holding its connection's read snapshot in the past, and
+// a bounds query on that connection would answer from there.
+//
 //nolint:staticcheck // driver.Stmt requires the deprecated form
 func (s *countingStmt) Exec(args []driver.Value) (driver.Result, error) {
 	defer s.conn.settle()
+	if s.stmt.Readonly() {
+		return drained(s.stmt.Query(args))
+	}
 	return s.stmt.Exec(args)
 }
 
@@ -241,7 +273,27 @@ func (s *countingStmt) Query(args []driver.Value) (driver.Rows, error) {
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	defer s.conn.settle()
+	if s.stmt.Readonly() {
+		return drained(s.stmt.QueryContext(ctx, args))
+	}
 	return s.stmt.ExecContext(ctx, args)
+}
+
+// drained reads rows to their end and closes them.
+func drained(rows driver.Rows, err error) (driver.Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	dest := make([]driver.Value, len(rows.Columns()))
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return driver.RowsAffected(0), rows.Close()
+			}
+			rows.Close()
+			return nil, err
+		}
+	}
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {

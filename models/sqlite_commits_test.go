@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -36,6 +37,10 @@ func TestCountingWrappersOfferWhatTheDriverOffers(t *testing.T) {
 		{reflect.TypeFor[*countingTx](), reflect.TypeFor[*sqlite3.SQLiteTx]()},
 		{reflect.TypeFor[*countingStmt](), reflect.TypeFor[*sqlite3.SQLiteStmt]()},
 		{reflect.TypeFor[*countingRows](), reflect.TypeFor[*sqlite3.SQLiteRows]()},
+	}
+	// A connector would let database/sql open connections around Open.
+	if d := reflect.TypeFor[*countingDriver](); !d.Implements(reflect.TypeFor[driver.Driver]()) || d.Implements(reflect.TypeFor[driver.DriverContext]()) {
+		t.Error("countingDriver must be a driver.Driver and no driver.DriverContext")
 	}
 	for _, p := range pairs {
 		for _, i := range interfaces {
@@ -84,6 +89,15 @@ func TestFeedBoundsSeesEveryCommitAsSoonAsItsCallReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Close(other)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Dir(path), link); err != nil {
+		t.Fatal(err)
+	}
+	alias, err := OpenSQLite(ctx, filepath.Join(link, filepath.Base(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(alias)
 	tpl, err := CreateTemplate(ctx, db, TemplateInput{Name: "first", Active: true, Body: "image: x"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +134,9 @@ func TestFeedBoundsSeesEveryCommitAsSoonAsItsCallReturns(t *testing.T) {
 		}},
 		{"another handle on the same file", func() error {
 			return other.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "from the other handle").Error
+		}},
+		{"a handle on another name of the file (a linked directory)", func() error {
+			return alias.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "through the link").Error
 		}},
 	}
 	for _, w := range writes {
@@ -213,5 +230,42 @@ func TestFeedBoundsNeverAnswersOlderThanAFinishedWrite(t *testing.T) {
 	wg.Wait()
 	if _, settled := f.commits.read(); !settled {
 		t.Error("commits still in flight after every write returned")
+	}
+}
+
+// A SELECT run through a prepared statement's Exec is read to its end: the
+// driver would leave it open, and its connection's snapshot in the past.
+func TestAQueryRunAsAStatementLeavesNoConnectionInThePast(t *testing.T) {
+	ctx := context.Background()
+	db, path, f, _ := openCounted(t)
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(1) // the bounds query runs on the same connection
+	other, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(other)
+	insert := func() {
+		t.Helper()
+		if err := other.Exec(`INSERT INTO changes (kind) VALUES ('token')`).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert()
+	st, err := sqlDB.PrepareContext(ctx, `SELECT id FROM changes`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.ExecContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	insert()
+	var want int64
+	if err := other.Raw(`SELECT MAX(id) FROM changes`).Scan(&want).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := latestOf(t, f); got != want {
+		t.Fatalf("latest = %d after a SELECT run with Exec and a later commit, want %d", got, want)
 	}
 }
