@@ -82,63 +82,8 @@ func latestOf(t *testing.T, f *FeedBounds) int64 {
 // Every way knot writes, through every handle it opens on the file, is
 // seen by the very next Bounds.
 func TestFeedBoundsSeesEveryCommitAsSoonAsItsCallReturns(t *testing.T) {
-	ctx := context.Background()
 	db, path, f, _ := openCounted(t)
-	other, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(other)
-	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(filepath.Dir(path), link); err != nil {
-		t.Fatal(err)
-	}
-	alias, err := OpenSQLite(ctx, filepath.Join(link, filepath.Base(path)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(alias)
-	tpl, err := CreateTemplate(ctx, db, TemplateInput{Name: "first", Active: true, Body: "image: x"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	writes := []struct {
-		name  string
-		write func() error
-	}{
-		{"a GORM create (INSERT … RETURNING, committed while its rows are read)", func() error {
-			_, err := CreateTemplate(ctx, db, TemplateInput{Name: "second", Active: true, Body: "image: y"}, time.Now())
-			return err
-		}},
-		{"a GORM update", func() error {
-			return db.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "changed").Error
-		}},
-		{"a transaction", func() error {
-			return db.Transaction(func(tx *gorm.DB) error {
-				return tx.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "in a transaction").Error
-			})
-		}},
-		{"database/sql, autocommit", func() error {
-			_, err := sqlDB.ExecContext(ctx, `INSERT INTO changes (kind) VALUES ('templates')`)
-			return err
-		}},
-		{"database/sql, a prepared statement", func() error {
-			st, err := sqlDB.PrepareContext(ctx, `INSERT INTO changes (kind) VALUES ('templates')`)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			_, err = st.ExecContext(ctx)
-			return err
-		}},
-		{"another handle on the same file", func() error {
-			return other.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "from the other handle").Error
-		}},
-		{"a handle on another name of the file (a linked directory)", func() error {
-			return alias.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", "through the link").Error
-		}},
-	}
+	writes := everyWayKnotWrites(t, db, path)
 	for _, w := range writes {
 		before := latestOf(t, f)
 		if again := latestOf(t, f); again != before {
@@ -150,6 +95,66 @@ func TestFeedBoundsSeesEveryCommitAsSoonAsItsCallReturns(t *testing.T) {
 		if after := latestOf(t, f); after <= before {
 			t.Errorf("%s: latest change %d after the write, %d before: the write was not seen", w.name, after, before)
 		}
+	}
+}
+
+// namedWrite is one way of writing to the database.
+type namedWrite struct {
+	name  string
+	write func() error
+}
+
+// everyWayKnotWrites lists the ways of writing to the file at path, db
+// open on it: GORM and database/sql calls, and other handles on the file.
+func everyWayKnotWrites(t *testing.T, db *gorm.DB, path string) []namedWrite {
+	ctx := context.Background()
+	other, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(other) })
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Dir(path), link); err != nil {
+		t.Fatal(err)
+	}
+	alias, err := OpenSQLite(ctx, filepath.Join(link, filepath.Base(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(alias) })
+	tpl, err := CreateTemplate(ctx, db, TemplateInput{Name: "first", Active: true, Body: "image: x"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := func(on *gorm.DB, text string) func() error {
+		return func() error { return on.Model(&Template{}).Where("id = ?", tpl.ID).Update("description", text).Error }
+	}
+	sqlDB, _ := db.DB()
+	const insert = `INSERT INTO changes (kind) VALUES ('templates')`
+	return []namedWrite{
+		{"a GORM create (INSERT … RETURNING, committed while its rows are read)", func() error {
+			_, err := CreateTemplate(ctx, db, TemplateInput{Name: "second", Active: true, Body: "image: y"}, time.Now())
+			return err
+		}},
+		{"a GORM update", describe(db, "changed")},
+		{"a transaction", func() error {
+			return db.Transaction(func(tx *gorm.DB) error { return describe(tx, "in a transaction")() })
+		}},
+		{"database/sql, autocommit", func() error {
+			_, err := sqlDB.ExecContext(ctx, insert)
+			return err
+		}},
+		{"database/sql, a prepared statement", func() error {
+			st, err := sqlDB.PrepareContext(ctx, insert)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = st.ExecContext(ctx)
+			return err
+		}},
+		{"another handle on the same file", describe(other, "from the other handle")},
+		{"a handle on another name of the file (a linked directory)", describe(alias, "through the link")},
 	}
 }
 
