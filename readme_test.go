@@ -128,5 +128,5 @@ func TestTheREADMEsLeafSnippetAppendedToKnotTomlStartsAWorkingLeaf(t *testing.T)
 		<-done
 		srv.Close()
 	})
-	knottest.Eventually(t, "the leaf connected to the origin", func() bool { return srv.Leaf().Status().Healthy() })
+	knottest.AwaitLeaf(t, srv.Leaf(), "the leaf connected to the origin", func() bool { return srv.Leaf().Status().Healthy() })
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/knot-dev/knot/clock"
 	"github.com/knot-dev/knot/config"
 	"github.com/knot-dev/knot/knottest/kit"
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/server"
 )
@@ -388,6 +389,19 @@ func AwaitTimers(t testing.TB, c *Clock, n int) {
 }
 
 // Eventually polls cond every 20ms until it is true or 10s pass. Use it for
+
+// AwaitLeaf waits until cond holds, checking it now and at each status
+// update of the leaf service l (every sync, applied change, failure and
+// retry ends in one), failing the test after 20 s.
+func AwaitLeaf(t testing.TB, l *leaf.Service, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := l.Await(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
 // background work, never for timing assertions.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -113,14 +113,10 @@ func (p *pair) mustSync() {
 func (p *pair) status() leaf.Status { return p.leaf.Server.Leaf().Status() }
 
 // await waits until cond holds, checking it at each of the leaf's status
-// updates (every sync, applied change, failure and retry ends in one).
+// updates.
 func (p *pair) await(what string, cond func() bool) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := p.leaf.Server.Leaf().Await(ctx, cond); err != nil {
-		p.t.Fatalf("waiting for %s: %v", what, err)
-	}
+	knottest.AwaitLeaf(p.t, p.leaf.Server.Leaf(), what, cond)
 }
 
 // originVariables is the origin's answer to a leaf's fetch of the

@@ -40,5 +40,5 @@ func TestTheLeafRetriesWhenItsClockSaysSo(t *testing.T) {
 
 	knottest.Start(t, ocfg, knottest.WithAddr(addr))
 	clk.Advance(30 * time.Second)
-	knottest.Eventually(t, "the leaf to reconnect", func() bool { return lf.Server.Leaf().Status().Healthy() })
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the leaf to reconnect", func() bool { return lf.Server.Leaf().Status().Healthy() })
 }

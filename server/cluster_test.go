@@ -368,7 +368,7 @@ func TestALeafWorksThroughAnyServerAndEveryServerListsIt(t *testing.T) {
 	_, token := admin.CreateAPIToken("Leaf Test")
 
 	lf := cl.startLeaf(t, b, token)
-	knottest.Eventually(t, "the leaf's first sync through B", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the leaf's first sync through B", func() bool {
 		return lf.Server.Leaf().Status().State == "connected"
 	})
 	user := lf.Login(knottest.AdminEmail, knottest.AdminPassword)
@@ -391,13 +391,13 @@ func TestAChangeOnOneServerReachesALeafOnAnother(t *testing.T) {
 	admin := a.SetupAdmin()
 	_, token := admin.CreateAPIToken("Leaf Test")
 	lf := cl.startLeaf(t, b, token)
-	knottest.Eventually(t, "the leaf's link through B", func() bool { return lf.Server.Leaf().Status().Healthy() })
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the leaf's link through B", func() bool { return lf.Server.Leaf().Status().Healthy() })
 
 	res := admin.JSONRequest(http.MethodPost, "/api/templates", map[string]any{"name": "made-on-a-later", "active": true, "body": "image: a"})
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("create template on A = %d %s", res.StatusCode, res.Body)
 	}
-	knottest.Eventually(t, "the template made on A on the leaf connected to B", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the template made on A on the leaf connected to B", func() bool {
 		list, err := models.ClusterTemplates(context.Background(), lf.Server.DB())
 		if err != nil {
 			return false

@@ -137,7 +137,7 @@ func TestALeafReportsItsLinkAndTheOriginItsLeavesAndTheirSignIns(t *testing.T) {
 		t.Fatalf("leaf config: %v", err)
 	}
 	lf := knottest.Start(t, lcfg, knottest.WithClock(leafClock))
-	knottest.Eventually(t, "the leaf's first sync", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the leaf's first sync", func() bool {
 		return lf.Server.Leaf().Status().Healthy()
 	})
 

@@ -292,7 +292,7 @@ func TestNoSecretOfAFullOriginAndLeafJourneyReachesALogOrADatabase(t *testing.T)
 		t.Fatalf("leaf config: %v", err)
 	}
 	lf := knottest.Start(t, lcfg)
-	knottest.Eventually(t, "the leaf's link to the origin", func() bool { return lf.Server.Leaf().Status().Healthy() })
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the leaf's link to the origin", func() bool { return lf.Server.Leaf().Status().Healthy() })
 
 	// Sign-ins through the leaf: a wrong password, the admin, the developer.
 	wrong2 := j.secret("a wrong password typed on the leaf", "wrongPW-leaf-Gt2Mv8Hn")
@@ -306,12 +306,12 @@ func TestNoSecretOfAFullOriginAndLeafJourneyReachesALogOrADatabase(t *testing.T)
 
 	// The protected values reach the leaf (sealed under its own key) and
 	// are revealed there; a local protected variable on the leaf too.
-	knottest.Eventually(t, "the protected values on the leaf", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the protected values on the leaf", func() bool {
 		v := journeyVars(t, leafAdmin)
 		return v["cluster/J_API"].ID != 0 && v["cluster/J_FORM"].ID != 0
 	})
 	onLeaf := journeyVars(t, leafAdmin)
-	knottest.Eventually(t, "the updated protected values on the leaf", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the updated protected values on the leaf", func() bool {
 		return journeyReveal(t, leafAdmin, fmt.Sprintf("/api/templatevars/%d?source=cluster&reveal=true", onLeaf["cluster/J_API"].ID)) == apiVal2 &&
 			journeyReveal(t, leafAdmin, fmt.Sprintf("/api/templatevars/%d?source=cluster&reveal=true", onLeaf["cluster/J_FORM"].ID)) == formVal2
 	})
@@ -332,7 +332,7 @@ func TestNoSecretOfAFullOriginAndLeafJourneyReachesALogOrADatabase(t *testing.T)
 		"name": "journey", "active": true, "body": "edited\na=${{ .var.J_API }}\nb=${{ .var.J_FORM }}\nc=${{ .var.J_PLAIN }}\n",
 	}), http.StatusOK)
 	var leafTplID uint
-	knottest.Eventually(t, "the template change on the leaf", func() bool {
+	knottest.AwaitLeaf(t, lf.Server.Leaf(), "the template change on the leaf", func() bool {
 		res := leafAdmin.Get("/api/templates")
 		var list []struct {
 			ID   uint   `json:"id"`
