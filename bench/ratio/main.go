@@ -130,7 +130,7 @@ type results struct {
 	cold                []time.Duration
 	idleRSS             int64 // fresh process on the seeded database, 1 s after its first answer, binary read from disk
 	idleAnon            int64 // … the private part of it
-	idleRSSJustBuilt    int64 // the same with the binary's pages as the build left them in the page cache
+	idleRSSJustBuilt    int64 // the same with the binary's pages as the page cache held them (as go build wrote them, when it just did)
 	whoami, templates   []triplet
 	page                load
 	pageBytes           int
@@ -293,14 +293,11 @@ func (h *harness) measure(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
-	knot, err := node.start(ctx, o.knot)
+	knot, _, err := node.startReady(ctx, o.knot, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	defer func() { knot.stop() }()
-	if _, err := waitReady(ctx, knot, t0, 60*time.Second); err != nil {
-		return err
-	}
 	h.progress("seeding %s: first admin, %d templates, a developer with %d API tokens", knot.url, o.templates, o.tokens)
 	fx, err := seed(ctx, knot, o.templates, o.tokens)
 	if err != nil {
@@ -311,30 +308,22 @@ func (h *harness) measure(ctx context.Context) error {
 	// Cold starts on the seeded database: exec → first 200 from /api/ping.
 	knot.stop()
 	for i := range o.cold {
-		t := time.Now()
-		k, err := node.start(ctx, o.knot)
+		k, d, err := node.startReady(ctx, o.knot, 30*time.Second)
 		if err != nil {
 			return err
 		}
-		d, err := waitReady(ctx, k, t, 30*time.Second)
 		k.stop()
-		if err != nil {
-			return err
-		}
 		h.r.cold = append(h.r.cold, d)
 		h.progress("  cold start %d: %s", i+1, fmtDur(d))
 	}
-	if knot, err = node.start(ctx, o.knot); err != nil {
-		return err
-	}
-	if _, err := waitReady(ctx, knot, time.Now(), 60*time.Second); err != nil {
+	if knot, _, err = node.startReady(ctx, o.knot, 60*time.Second); err != nil {
 		return err
 	}
 	time.Sleep(time.Second)
 	if h.r.idleRSSJustBuilt, _, err = knot.mem(); err != nil {
 		return err
 	}
-	h.progress("  idle RSS after start, binary as the build left it in the page cache: %s", fmtMiB(h.r.idleRSSJustBuilt))
+	h.progress("  idle RSS after start, binary as the page cache held it: %s", fmtMiB(h.r.idleRSSJustBuilt))
 
 	bearer := []string{"Authorization: Bearer " + fx.adminToken}
 	spec := func(path string, perf string, headers []string) loadSpec {
@@ -473,14 +462,11 @@ func (h *harness) idleFromDisk(ctx context.Context, node *knotNode) error {
 	if err := evictFromPageCache(h.o.knot); err != nil {
 		return err
 	}
-	knot, err := node.start(ctx, h.o.knot)
+	knot, _, err := node.startReady(ctx, h.o.knot, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	defer knot.stop()
-	if _, err := waitReady(ctx, knot, time.Now(), 60*time.Second); err != nil {
-		return err
-	}
 	time.Sleep(time.Second)
 	if h.r.idleRSS, _, err = knot.mem(); err != nil {
 		return err
@@ -502,14 +488,11 @@ func (h *harness) signIns(ctx context.Context, originNode *knotNode, origin *ser
 	if err != nil {
 		return err
 	}
-	leaf, err := node.start(ctx, h.o.knot)
+	leaf, _, err := node.startReady(ctx, h.o.knot, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	defer leaf.stop()
-	if _, err := waitReady(ctx, leaf, time.Now(), 60*time.Second); err != nil {
-		return err
-	}
 	oc, lc := newClient(origin.url, false), newClient(leaf.url, false)
 	// One sign-in each off the record: the leaf's first creates its local
 	// copy of the user, and it may need a moment to reach the origin.
@@ -721,7 +704,7 @@ func (h *harness) report() {
 	}
 	fmt.Printf("| peak RSS (VmHWM) of the knot process over all scenarios | %s | ≤ 64 MiB | %s |\n", fmtMiB(r.peakRSS), met(r.peakRSS <= 64<<20))
 	fmt.Printf("| idle RSS (VmRSS) 1 s after start on the seeded database, binary read from disk | %s | ≤ 25 MiB | %s |\n", fmtMiB(r.idleRSS), met(r.idleRSS <= 25<<20))
-	fmt.Printf("| … of which private (RssAnon); the same start right after the build wrote the binary | %s; %s | | |\n", fmtMiB(r.idleAnon), fmtMiB(r.idleRSSJustBuilt))
+	fmt.Printf("| … of which private (RssAnon); the same start with the binary as the page cache held it (just written by go build: whole large folios) | %s; %s | | |\n", fmtMiB(r.idleAnon), fmtMiB(r.idleRSSJustBuilt))
 	fmt.Printf("| … VmRSS 2 s after the last scenario; the leaf's VmHWM | %s; %s | | |\n", fmtMiB(r.afterRSS), fmtMiB(r.leafHWM))
 	if len(r.whoamiLate) > 0 && len(r.whoami) > 0 {
 		early, _, _ := ratios(r.whoami)

@@ -176,6 +176,22 @@ func (n *knotNode) start(ctx context.Context, bin string) (*server, error) {
 	return s, nil
 }
 
+// startReady starts n's knot from bin and waits until it answers, at most
+// limit; it returns the process and how long after the start it answered.
+func (n *knotNode) startReady(ctx context.Context, bin string, limit time.Duration) (*server, time.Duration, error) {
+	t := time.Now()
+	s, err := n.start(ctx, bin)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := waitReady(ctx, s, t, limit)
+	if err != nil {
+		s.stop()
+		return nil, 0, err
+	}
+	return s, d, nil
+}
+
 // waitReady polls GET /api/ping until it answers 200, and returns how
 // long after since that was.
 func waitReady(ctx context.Context, s *server, since time.Time, limit time.Duration) (time.Duration, error) {
