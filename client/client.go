@@ -76,9 +76,12 @@ func (c *Client) Send(ctx context.Context, method, path string, body any, header
 		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("%s %s: the answer is larger than %d MiB", method, path, maxBody>>20)
 	}
 	return &Answer{Response: res, Body: b}, nil
 }
@@ -112,7 +115,7 @@ func (c *Client) Expect(ctx context.Context, method, path string, body any, want
 		return nil, err
 	}
 	if a.StatusCode != want {
-		return a, fmt.Errorf("%s %s answered %d, want %d: %.300s", method, path, a.StatusCode, want, a.Body)
+		return a, fmt.Errorf("%s %s answered %d, want %d%s", method, path, a.StatusCode, want, excerpt(a))
 	}
 	if out != nil {
 		if err := json.Unmarshal(a.Body, out); err != nil {
@@ -121,6 +124,19 @@ func (c *Client) Expect(ctx context.Context, method, path string, body any, want
 	}
 	return a, nil
 }
+
+// excerpt is the start of a refusal's text, for an error message. A
+// successful answer is never quoted (it may carry a new token), nor an
+// HTML page (its start is boilerplate).
+func excerpt(a *Answer) string {
+	if a.StatusCode < 400 || strings.HasPrefix(a.Header.Get("Content-Type"), "text/html") {
+		return ""
+	}
+	return fmt.Sprintf(": %.300s", a.Body)
+}
+
+// setupPath is the initial setup page.
+const setupPath = "/initial-system-setup"
 
 // Account is a person's sign-in.
 type Account struct {
@@ -132,15 +148,22 @@ type Account struct {
 func (c *Client) Setup(ctx context.Context, code string, a Account) error {
 	form := url.Values{"setup_code": {code}, "username": {a.Username}, "email": {a.Email},
 		"password": {a.Password}, "confirm": {a.Password}}
-	_, err := c.Expect(ctx, http.MethodPost, "/initial-system-setup", form, http.StatusSeeOther, nil)
+	_, err := c.Expect(ctx, http.MethodPost, setupPath, form, http.StatusSeeOther, nil)
 	return err
 }
 
 // SignIn signs in with email and password.
 func (c *Client) SignIn(ctx context.Context, email, password string) error {
 	form := url.Values{"email": {email}, "password": {password}}
-	_, err := c.Expect(ctx, http.MethodPost, "/login", form, http.StatusSeeOther, nil)
-	return err
+	a, err := c.Expect(ctx, http.MethodPost, "/login", form, http.StatusSeeOther, nil)
+	if err != nil {
+		return err
+	}
+	// Before its initial setup a server sends every page there.
+	if strings.HasPrefix(a.Header.Get("Location"), setupPath) {
+		return errors.New("POST /login: the server has no admin yet; complete its initial setup first")
+	}
+	return nil
 }
 
 // CreateToken creates an API token named name for whoever the client is

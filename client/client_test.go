@@ -17,6 +17,9 @@ func TestAClientSetsUpASignsInAndCallsTheAPI(t *testing.T) {
 	admin := client.Account{Username: "admin", Email: "admin@example.com", Password: "a long admin password"}
 
 	c := client.New(inst.URL, nil)
+	if err := c.SignIn(ctx, admin.Email, admin.Password); err == nil || !strings.Contains(err.Error(), "initial setup") {
+		t.Fatalf("sign-in before the setup: %v, want an error saying the setup comes first", err)
+	}
 	if err := c.Setup(ctx, "WRONG-CODE", admin); err == nil || !strings.Contains(err.Error(), "answered") {
 		t.Fatalf("setup with a wrong code: %v, want an error naming the answer", err)
 	}
@@ -43,8 +46,13 @@ func TestAClientSetsUpASignsInAndCallsTheAPI(t *testing.T) {
 	}
 	// Another status than the one expected is an error that says which.
 	a, err := api.Expect(ctx, http.MethodGet, "/api/users/whoami", nil, http.StatusOK, nil)
-	if err == nil || a == nil || a.StatusCode != http.StatusUnauthorized {
+	if err == nil || a == nil || a.StatusCode != http.StatusUnauthorized || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("whoami without a token: %+v, %v", a, err)
+	}
+	// A successful answer other than the one expected is not quoted: it
+	// may carry a secret.
+	if _, err := c.Expect(ctx, http.MethodPost, "/api/tokens", map[string]string{"name": "quoted?"}, http.StatusOK, nil); err == nil || strings.Contains(err.Error(), "token") && strings.Contains(err.Error(), "{") {
+		t.Fatalf("a 201 where 200 was expected: %v, want an error without the answer", err)
 	}
 
 	// Sign-in keeps the session's cookie.

@@ -148,8 +148,10 @@ func (i *Instance) Stop() {
 	}
 }
 
-// Client is a client.Client that fails the test instead of returning
-// errors: its own cookie jar, no redirects followed, so tests see each 303.
+// Client is a client.Client whose own methods (Do, Get, PostForm,
+// JSONRequest) fail the test instead of returning errors; the ones it gets
+// from client.Client return them. Its own cookie jar, no redirects
+// followed, so tests see each 303.
 type Client struct {
 	t testing.TB
 	*client.Client
@@ -388,8 +390,6 @@ func AwaitTimers(t testing.TB, c *Clock, n int) {
 	}
 }
 
-// Eventually polls cond every 20ms until it is true or 10s pass. Use it for
-
 // AwaitLeaf waits until cond holds, checking it now and at each status
 // update of the leaf service l (every sync, applied change, failure and
 // retry ends in one), failing the test after 20 s.
@@ -402,6 +402,7 @@ func AwaitLeaf(t testing.TB, l *leaf.Service, what string, cond func() bool) {
 	}
 }
 
+// Eventually polls cond every 20ms until it is true or 10s pass. Use it for
 // background work, never for timing assertions.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -324,6 +324,11 @@ func (h *harness) measure(ctx context.Context) error {
 		return err
 	}
 	h.progress("  idle RSS after start, binary as the page cache held it: %s", fmtMiB(h.r.idleRSSJustBuilt))
+	// Again from disk; that process serves the scenarios.
+	knot.stop()
+	if knot, err = h.idleFromDisk(ctx, node); err != nil {
+		return err
+	}
 
 	bearer := []string{"Authorization: Bearer " + fx.adminToken}
 	spec := func(path string, perf string, headers []string) loadSpec {
@@ -451,31 +456,35 @@ func (h *harness) measure(ctx context.Context) error {
 	if h.r.afterRSS, h.r.peakRSS, err = knot.mem(); err != nil {
 		return err
 	}
-	knot.stop()
-	return h.idleFromDisk(ctx, node)
+	return nil
 }
 
-// idleFromDisk measures the resident set of a fresh, idle knot started
-// from a binary read from disk (see evictFromPageCache), as a server
-// starts after an install and a reboot.
-func (h *harness) idleFromDisk(ctx context.Context, node *knotNode) error {
-	if err := evictFromPageCache(h.o.knot); err != nil {
-		return err
-	}
+// idleFromDisk starts a fresh knot from a binary read from disk (see
+// evictFromPageCache), as a server starts after an install and a reboot,
+// measures its idle resident set and returns it running. A binary the
+// page cache cannot let go of (on tmpfs, or mapped by another process)
+// is reported as a failure and not measured.
+func (h *harness) idleFromDisk(ctx context.Context, node *knotNode) (*server, error) {
+	evictErr := evictFromPageCache(h.o.knot)
 	knot, _, err := node.startReady(ctx, h.o.knot, 60*time.Second)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer knot.stop()
+	if evictErr != nil {
+		h.progress("  idle RSS from disk not measured: %v", evictErr)
+		h.r.failures = append(h.r.failures, "idle RSS from disk: "+evictErr.Error())
+		return knot, nil
+	}
 	time.Sleep(time.Second)
-	if h.r.idleRSS, _, err = knot.mem(); err != nil {
-		return err
+	if h.r.idleRSS, _, err = knot.mem(); err == nil {
+		h.r.idleAnon, err = knot.anonMem()
 	}
-	if h.r.idleAnon, err = knot.anonMem(); err != nil {
-		return err
+	if err != nil {
+		knot.stop()
+		return nil, err
 	}
 	h.progress("  idle RSS after start, binary read from disk: %s (%s private)", fmtMiB(h.r.idleRSS), fmtMiB(h.r.idleAnon))
-	return nil
+	return knot, nil
 }
 
 // signIns starts a leaf on the origin's token and times POST /login on
@@ -703,7 +712,11 @@ func (h *harness) report() {
 		fmt.Printf("| cold start → first 200 from /api/ping, median of %d (range) | %s (%s–%s) | ≤ 25 ms | %s |\n", len(r.cold), fmtDur(c), fmtDur(slices.Min(r.cold)), fmtDur(slices.Max(r.cold)), met(c <= 25*time.Millisecond))
 	}
 	fmt.Printf("| peak RSS (VmHWM) of the knot process over all scenarios | %s | ≤ 64 MiB | %s |\n", fmtMiB(r.peakRSS), met(r.peakRSS <= 64<<20))
-	fmt.Printf("| idle RSS (VmRSS) 1 s after start on the seeded database, binary read from disk | %s | ≤ 25 MiB | %s |\n", fmtMiB(r.idleRSS), met(r.idleRSS <= 25<<20))
+	if r.idleRSS > 0 {
+		fmt.Printf("| idle RSS (VmRSS) 1 s after start on the seeded database, binary read from disk | %s | ≤ 25 MiB | %s |\n", fmtMiB(r.idleRSS), met(r.idleRSS <= 25<<20))
+	} else {
+		fmt.Printf("| idle RSS (VmRSS) 1 s after start on the seeded database, binary read from disk | not measured (see the failures) | ≤ 25 MiB | |\n")
+	}
 	fmt.Printf("| … of which private (RssAnon); the same start with the binary as the page cache held it (just written by go build: whole large folios) | %s; %s | | |\n", fmtMiB(r.idleAnon), fmtMiB(r.idleRSSJustBuilt))
 	fmt.Printf("| … VmRSS 2 s after the last scenario; the leaf's VmHWM | %s; %s | | |\n", fmtMiB(r.afterRSS), fmtMiB(r.leafHWM))
 	if len(r.whoamiLate) > 0 && len(r.whoami) > 0 {

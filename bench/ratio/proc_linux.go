@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,22 +73,47 @@ func procMemKB(pid int) (rss, hwm, anon int64, err error) {
 	return rss, hwm, anon, sc.Err()
 }
 
-// evictFromPageCache writes back the file at path and drops it from the
-// page cache, so that the next process started from it reads it from disk
-// as a server does after an install and a reboot. A file just written (by
-// go build) stays cached in large folios, and a process then maps, and
-// counts in its RSS, nearly all of its text whatever it touches.
+// evictFromPageCache drops the file at path from the page cache, so that
+// the next process started from it reads it from disk as a server does
+// after an install and a reboot. A file just written (by go build) stays
+// cached in large folios, and a process then maps, and counts in its RSS,
+// nearly all of its text whatever it touches. The kernel may keep pages
+// (tmpfs has no disk behind it; another process may map the file): it is
+// an error when more than a tenth of the file stays.
 func evictFromPageCache(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+	fd := int(f.Fd())
+	// Dirty pages are not dropped; a file long written has none.
+	if err := unix.Fdatasync(fd); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", path, err)
 	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+	if err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED); err != nil {
 		return fmt.Errorf("fadvise %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	mem, err := unix.Mmap(fd, 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map %s: %w", path, err)
+	}
+	defer unix.Munmap(mem) //nolint:errcheck // a read-only mapping
+	pages := make([]byte, (len(mem)+os.Getpagesize()-1)/os.Getpagesize())
+	// x/sys has no wrapper for mincore(2).
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&pages[0]))); errno != 0 {
+		return fmt.Errorf("mincore %s: %w", path, errno)
+	}
+	cached := 0
+	for _, p := range pages {
+		cached += int(p & 1)
+	}
+	if cached*10 > len(pages) {
+		return fmt.Errorf("the page cache kept %d of %d pages of %s (a tmpfs? mapped by another process?)", cached, len(pages), path)
 	}
 	return nil
 }
