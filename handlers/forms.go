@@ -49,6 +49,17 @@ func bind(c *gin.Context, in formInput, limit int64) error {
 	return nil
 }
 
+// byPath loads, with load, the row the :id path parameter names; noun
+// names it in the log line of an unexpected failure.
+func byPath[T any](h *Handlers, c *gin.Context, noun string, load func(context.Context, *gorm.DB, uint) (*T, error)) (*T, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	row, err := load(c.Request.Context(), h.db, id)
+	return row, failed("load the "+noun, err)
+}
+
 // toUpdate starts an update: the id that toChange reads from the path (it
 // may refuse the change), then in bound from the request within limit,
 // then the row as it is now, which load reads and noun names in a failure.

@@ -29,22 +29,12 @@ func (h *Handlers) roleNewPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.RoleFormPage(views.RoleForm{Permissions: []string{}}))
 }
 
-// pathRole loads the role the :id parameter names.
-func (h *Handlers) pathRole(c *gin.Context) (*models.RoleSummary, error) {
-	id, err := pathID(c)
-	if err != nil {
-		return nil, err
-	}
-	r, err := models.RoleSummaryByID(c.Request.Context(), h.db, id)
-	return r, failed("load the role", err)
-}
-
 func roleFormOf(r *models.RoleSummary) views.RoleForm {
 	return views.RoleForm{ID: r.ID, Name: r.Name, Builtin: r.Builtin, Permissions: r.Permissions}
 }
 
 func (h *Handlers) roleEditPage(c *gin.Context) error {
-	r, err := h.pathRole(c)
+	r, err := byPath(h, c, "role", models.RoleSummaryByID)
 	if err != nil {
 		return err
 	}
@@ -136,7 +126,7 @@ func (h *Handlers) roleUpdate(c *gin.Context) error {
 // page loaded it counts as deleted for a browser: what the person wanted
 // is true.
 func (h *Handlers) roleDelete(c *gin.Context) error {
-	cur, err := h.pathRole(c)
+	cur, err := byPath(h, c, "role", models.RoleSummaryByID)
 	if err != nil {
 		return err
 	}

@@ -108,13 +108,9 @@ func (h *Handlers) templateNewPage(c *gin.Context) {
 }
 
 func (h *Handlers) templateEditPage(c *gin.Context) error {
-	id, err := pathID(c)
+	t, err := byPath(h, c, "template", models.TemplateByID)
 	if err != nil {
 		return err
-	}
-	t, err := models.TemplateByID(c.Request.Context(), h.db, id)
-	if err != nil {
-		return failed("load the template", err)
 	}
 	h.render(c, http.StatusOK, views.TemplateFormPage(views.TemplateForm{
 		ID: t.ID, Name: t.Name, Description: t.Description, Zones: strings.Join(t.Zones, "\n"), Active: t.Active, Body: t.Body,

@@ -26,7 +26,7 @@ func (h *Handlers) users(c *gin.Context) error {
 
 // user answers one user as JSON.
 func (h *Handlers) user(c *gin.Context) error {
-	u, err := h.pathUser(c)
+	u, err := byPath(h, c, "user", models.UserSummaryByID)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (h *Handlers) userNewPage(c *gin.Context) error {
 }
 
 func (h *Handlers) userEditPage(c *gin.Context) error {
-	u, err := h.pathUser(c)
+	u, err := byPath(h, c, "user", models.UserSummaryByID)
 	if err != nil {
 		return err
 	}
@@ -61,16 +61,6 @@ func (h *Handlers) userEditPage(c *gin.Context) error {
 	}
 	h.render(c, http.StatusOK, views.UserFormPage(f, views.PasswordForm{UserID: u.ID, Username: u.Username}))
 	return nil
-}
-
-// pathUser loads the user the :id parameter names.
-func (h *Handlers) pathUser(c *gin.Context) (*models.UserSummary, error) {
-	id, err := pathID(c)
-	if err != nil {
-		return nil, err
-	}
-	u, err := models.UserSummaryByID(c.Request.Context(), h.db, id)
-	return u, failed("load the user", err)
 }
 
 func userFormOf(u *models.UserSummary) views.UserForm {
