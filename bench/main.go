@@ -391,13 +391,7 @@ type instance struct {
 // 127.0.0.1 (and nowhere else). edit, when set, changes the configuration
 // first.
 func start(dataDir string, o options, edit func(*config.Config)) (*instance, error) {
-	cfg := config.Default()
-	cfg.Server.SQLite.Path = filepath.Join(dataDir, "knot.db")
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.URL = "http://127.0.0.1"
-	cfg.Server.TLS.UseTLS = false
-	// The harness signs in thousands of times from one address.
-	cfg.Server.AuthIPRateLimiting = false
+	cfg := config.Local(dataDir)
 	cfg.Server.Zone = benchZone
 	if edit != nil {
 		edit(&cfg)

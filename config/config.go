@@ -212,6 +212,20 @@ func Default() Config {
 	}
 }
 
+// Local returns the configuration of a server that only programs on this
+// machine talk to, the tests and the load harnesses: its database under
+// dataDir, plain HTTP on a free port of 127.0.0.1, and no sign-in rate
+// limits, since such a client signs in many times from one address.
+func Local(dataDir string) Config {
+	cfg := Default()
+	cfg.Server.SQLite.Path = filepath.Join(dataDir, "knot.db")
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.URL = "http://127.0.0.1"
+	cfg.Server.TLS.UseTLS = false
+	cfg.Server.AuthIPRateLimiting = false
+	return cfg
+}
+
 // IsLeaf reports whether this server runs in leaf node mode: both the origin
 // URL and its token are set.
 func (c *Config) IsLeaf() bool {

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -36,18 +35,12 @@ func NewClock() *Clock {
 	return clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 }
 
-// Config returns a configuration for a test server: its own temp data
-// directory (and with KNOT_TEST_DB=postgres its own PostgreSQL database), plain HTTP, and sign-in rate limits off (tests of the limits
-// turn them back on).
+// Config returns a configuration for a test server: config.Local in its own
+// temp data directory (and with KNOT_TEST_DB=postgres its own PostgreSQL
+// database); tests of the sign-in limits turn them back on.
 func Config(t testing.TB) config.Config {
 	t.Helper()
-	cfg := config.Default()
-	dir := t.TempDir()
-	cfg.Server.SQLite.Path = filepath.Join(dir, "knot.db")
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.URL = "http://127.0.0.1"
-	cfg.Server.TLS.UseTLS = false
-	cfg.Server.AuthIPRateLimiting = false
+	cfg := config.Local(t.TempDir())
 	cfg.Server.Zone = "test-zone"
 	if OnPostgres() {
 		cfg.Server.Postgres = config.Postgres{Enabled: true, DSN: NewPostgresDatabase(t)}

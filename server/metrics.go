@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -67,15 +66,8 @@ func (s *Server) serveMetrics() (stop func()) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.m.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	// A scrape is a GET with a few headers.
+	srv := s.httpServer(mux, 16<<10)
 	addr := s.MetricsAddr()
 	done := make(chan struct{})
 	go func() {

@@ -264,18 +264,28 @@ func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{*s.tlsCert}, MinVersion: tls.VersionTLS12}
 }
 
-// Serve answers on ln until ctx is cancelled, then shuts down gracefully:
-// in-flight requests get up to 20 seconds to finish.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
+// httpServer is an http.Server for h whose slow or idle clients cannot
+// hold a connection for long: a minute to send a request (the largest body
+// knot takes is a few MiB) and to be answered. A leaf's live feed outlives
+// that; it clears its own write deadline. The server's own complaints
+// (a failed TLS handshake, a bad request line) are about clients, so they
+// are logged at debug.
+func (s *Server) httpServer(h http.Handler, maxHeaderBytes int) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// Serve answers on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests get up to 20 seconds to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := s.httpServer(s.handler, 64<<10)
 	if tc := s.TLSConfig(); tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}

@@ -42,10 +42,8 @@ type node struct {
 // baseConfig is a server with its data directory under dataDir, TLS with a
 // self-signed certificate, no sign-in rate limits.
 func baseConfig(dataDir string) config.Config {
-	cfg := config.Default()
-	cfg.Server.SQLite.Path = filepath.Join(dataDir, "knot.db")
+	cfg := config.Local(dataDir)
 	cfg.Server.TLS.UseTLS = true
-	cfg.Server.AuthIPRateLimiting = false
 	cfg.Server.Zone = "bench-zone"
 	return cfg
 }
