@@ -3,15 +3,21 @@ package metrics_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	_ "github.com/mattn/go-sqlite3" // the pool whose figures are scraped
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/metrics"
@@ -101,14 +107,24 @@ func TestALeafReportsEveryLinkStateAndItsSyncLag(t *testing.T) {
 
 func TestAFailedLeafCountStillServesEveryOtherMetric(t *testing.T) {
 	var logs bytes.Buffer
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "pool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	m := metrics.New(metrics.Options{
+		DB:           db,
+		LeafStatus:   func() leaf.Status { return leaf.Status{State: leaf.StateConnected} },
 		LeavesOnline: func(context.Context) (int64, error) { return 0, errors.New("the database is away") },
 		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	m.SignIn(metrics.ViaLeaf, metrics.OutcomeOK)
 	body := scrape(t, m)
-	if !strings.Contains(body, `knot_sign_ins_total{outcome="ok",via="leaf"} 1`+"\n") {
-		t.Error("the other metrics went missing with the leaf count")
+	// Before the leaf count, from the set, and after it, read at scrape time.
+	for _, want := range []string{`knot_sign_ins_total{outcome="ok",via="leaf"} 1`, `go_sql_open_connections{db_name="knot"} 0`, `knot_leaf_link_state{state="connected"} 1`} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("%s went missing with the leaf count", want)
+		}
 	}
 	if strings.Contains(body, "knot_leaf_nodes_online ") {
 		t.Error("a leaf count was reported although it failed")
@@ -116,6 +132,98 @@ func TestAFailedLeafCountStillServesEveryOtherMetric(t *testing.T) {
 	if !strings.Contains(logs.String(), "the database is away") {
 		t.Errorf("the failure was not logged: %s", logs.String())
 	}
+	// The count is in the set, so the next scrape carries it.
+	if body := scrape(t, m); !strings.Contains(body, "knot_metrics_scrape_errors_total 1\n") {
+		t.Error("the failure was not counted in knot_metrics_scrape_errors_total")
+	}
+}
+
+func TestTheScrapeIsTheTextFormatWithEveryFamilyTyped(t *testing.T) {
+	version := "1.0 \"beta\" C:\\knot\nsecond line"
+	m := metrics.New(metrics.Options{
+		Version:      version,
+		LeafStatus:   func() leaf.Status { return leaf.Status{State: leaf.StateConnected, LastSync: time.Now()} },
+		LeavesOnline: func(context.Context) (int64, error) { return 3, nil },
+	})
+	r := router(m)
+	r.GET("/x", func(c *gin.Context) { c.Status(http.StatusOK) })
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(scrape(t, m)))
+	if err != nil {
+		t.Fatalf("the scrape does not parse as the Prometheus text format: %v", err)
+	}
+	for name, f := range fams {
+		if f.GetType() == dto.MetricType_UNTYPED {
+			t.Errorf("%s has no # TYPE", name)
+		}
+	}
+	for name, want := range map[string]dto.MetricType{
+		"knot_http_requests_total":           dto.MetricType_COUNTER,
+		"knot_http_request_duration_seconds": dto.MetricType_HISTOGRAM,
+		"knot_sign_ins_total":                dto.MetricType_COUNTER,
+		"knot_build_info":                    dto.MetricType_GAUGE,
+		"knot_leaf_link_state":               dto.MetricType_GAUGE,
+		"knot_leaf_sync_lag_seconds":         dto.MetricType_GAUGE,
+		"knot_leaf_nodes_online":             dto.MetricType_GAUGE,
+		"go_goroutines":                      dto.MetricType_GAUGE,
+		"process_cpu_seconds_total":          dto.MetricType_COUNTER,
+		"process_open_fds":                   dto.MetricType_GAUGE,
+	} {
+		f, ok := fams[name]
+		if !ok {
+			t.Errorf("no %s", name)
+			continue
+		}
+		if f.GetType() != want {
+			t.Errorf("%s is a %v, want a %v", name, f.GetType(), want)
+		}
+	}
+	if f := fams["knot_build_info"]; f != nil {
+		if got := f.GetMetric()[0].GetLabel()[0].GetValue(); got != version {
+			t.Errorf("knot_build_info's version = %q, want %q: label values are not escaped", got, version)
+		}
+	}
+}
+
+func TestAtMostFourScrapesAreServedAtOnce(t *testing.T) {
+	inside, release := make(chan struct{}), make(chan struct{})
+	m := metrics.New(metrics.Options{LeavesOnline: func(context.Context) (int64, error) {
+		inside <- struct{}{}
+		<-release
+		return 1, nil
+	}})
+	codes := make(chan int, 4)
+	for range 4 {
+		go func() {
+			rec := httptest.NewRecorder()
+			m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			codes <- rec.Code
+		}()
+		<-inside
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a fifth scrape at once = %d, want 503", rec.Code)
+	}
+	close(release)
+	for range 4 {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("a scrape within the limit = %d, want 200", code)
+		}
+	}
+	go func() {
+		for range inside {
+		}
+	}()
+	rec = httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("a scrape after the others ended = %d, want 200: a slot was not freed", rec.Code)
+	}
+	close(inside)
 }
 
 func scrape(t *testing.T, m *metrics.Metrics) string {

@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,7 +55,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.knot, "knot", "", "knot binary to measure (default: go build this checkout into the temp dir)")
+	flag.StringVar(&o.knot, "knot", "", "knot binary to measure (default: go build -tags nomsgpack this checkout into the temp dir, as task build does)")
 	flag.StringVar(&o.yardstick, "yardstick", "", "yardstick binary (default: go build ./bench/yardstick into the temp dir)")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "wrk binary")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "length of each throughput run (wrk -d), 1s to 60s")
@@ -223,9 +224,10 @@ func (h *harness) binaries(ctx context.Context) error {
 		}
 		modDir = filepath.Dir(strings.TrimSpace(string(out)))
 	}
-	build := func(what, pkg, out string) error {
-		h.progress("building %s (go build -o %s %s)", what, out, pkg)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	build := func(what, pkg, out string, flags ...string) error {
+		args := append(append([]string{"build"}, flags...), "-o", out, pkg)
+		h.progress("building %s (go %s)", what, strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = modDir
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -235,7 +237,8 @@ func (h *harness) binaries(ctx context.Context) error {
 	}
 	if h.o.knot == "" {
 		h.o.knot = filepath.Join(h.tmp, "bin", "knot")
-		if err := build("knot from "+modDir, ".", h.o.knot); err != nil {
+		// As `task build` builds it for release.
+		if err := build("knot from "+modDir, ".", h.o.knot, "-tags", "nomsgpack"); err != nil {
 			return err
 		}
 	} else if abs, err := filepath.Abs(h.o.knot); err == nil {
@@ -252,10 +255,15 @@ func (h *harness) binaries(ctx context.Context) error {
 	} else {
 		return fmt.Errorf("%s version: %w", h.o.knot, err)
 	}
-	if out, err := exec.CommandContext(ctx, "go", "version", h.o.knot).Output(); err == nil {
-		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
-			h.r.knotGo = v
+	// Build tags change what is in the binary, and so its memory.
+	if bi, err := buildinfo.ReadFile(h.o.knot); err == nil {
+		tags := "no build tags"
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" {
+				tags = "-tags " + s.Value
+			}
 		}
+		h.r.knotGo = bi.GoVersion + ", " + tags
 	}
 	return nil
 }

@@ -219,8 +219,8 @@ func bucket(kind, sym string) string {
 		return "net, syscall, bufio, io (Go side)"
 	case has("github.com/a-h/templ", "html/template", "html."):
 		return "HTML rendering (templ, html)"
-	case has("github.com/prometheus"):
-		return "prometheus metrics"
+	case has("github.com/VictoriaMetrics/metrics"):
+		return "metrics"
 	case has("github.com/knot-dev/knot/"):
 		return "knot's own packages"
 	case has("strings.", "bytes.", "strconv.", "fmt.", "unicode", "sort.", "slices.", "internal/bytealg", "regexp", "encoding/base64", "encoding/hex", "math"):
