@@ -5,8 +5,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/knot-dev/knot/api"
-	"github.com/knot-dev/knot/models"
 	"github.com/knot-dev/knot/webctx"
 )
 
@@ -17,9 +15,4 @@ func (h *Handlers) ping(c *gin.Context) {
 func (h *Handlers) whoami(c *gin.Context) {
 	id := webctx.Identity(c.Request.Context())
 	c.JSON(http.StatusOK, whoAmIOf(id))
-}
-
-// whoAmIOf is an identity as the API and the leaf protocol send it.
-func whoAmIOf(id *models.Identity) api.WhoAmI {
-	return api.WhoAmI{ID: id.ID, Username: id.Username, Email: id.Email, Roles: id.Roles, Permissions: id.Permissions}
 }

@@ -78,16 +78,6 @@ func toUpdate[T any](h *Handlers, c *gin.Context, toChange func(*gin.Context) (u
 	return id, cur, nil
 }
 
-// setNotice keeps a one-time message for the next page this browser shows.
-func (h *Handlers) setNotice(c *gin.Context, msg string) {
-	h.sessions.Put(c.Request.Context(), sessionNotice, msg)
-}
-
-// popNotice takes the one-time message, if any.
-func (h *Handlers) popNotice(c *gin.Context) string {
-	return h.sessions.PopString(c.Request.Context(), sessionNotice)
-}
-
 // zonesBox is a form's zones box: the text as typed, to show it again, and
 // why it did not parse.
 type zonesBox struct{ text, problem string }

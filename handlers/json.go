@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/knot-dev/knot/api"
 	"github.com/knot-dev/knot/models"
 )
 
@@ -113,28 +114,6 @@ func rfc3339OrNull(t *time.Time) *string {
 	return &s
 }
 
-// serverError logs err and answers 500 (503 while the database is away)
-// with a message that says what to do.
-func (h *Handlers) serverError(c *gin.Context, what string, err error) {
-	if h.clientGone(c, what, err) {
-		return
-	}
-	status, msg := h.unexpected(c, what, err)
-	h.fail(c, status, msg)
-}
-
-// unexpected logs err as the failure to do what, and gives the status and
-// the message a person sees: 503 with Retry-After while the database
-// cannot be reached (the same request will work once it is back), else 500.
-func (h *Handlers) unexpected(c *gin.Context, what string, err error) (int, string) {
-	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
-	status, msg := serverProblem(err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
-	if status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", "5")
-	}
-	return status, msg
-}
-
 // nonNil is s, or an empty list where there is none: the API answers [] rather than null.
 func nonNil[S ~[]E, E any](s S) []E {
 	if s == nil {
@@ -159,4 +138,9 @@ type readOnlyFields struct {
 	Source    json.RawMessage `json:"source"`
 	CreatedAt json.RawMessage `json:"created_at"`
 	UpdatedAt json.RawMessage `json:"updated_at"`
+}
+
+// whoAmIOf is an identity as the API and the leaf protocol send it.
+func whoAmIOf(id *models.Identity) api.WhoAmI {
+	return api.WhoAmI{ID: id.ID, Username: id.Username, Email: id.Email, Roles: id.Roles, Permissions: id.Permissions}
 }

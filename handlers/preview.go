@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/knot-dev/knot/expand"
@@ -40,17 +38,14 @@ func (h *Handlers) templatePreview(c *gin.Context) error {
 		return failed("load the variables for the preview", err)
 	}
 	body, problems := expand.Body(t.Body, lookup)
-	if isAPI(c) {
-		c.JSON(http.StatusOK, previewJSON{
+	return h.answer(c, func() any {
+		return previewJSON{
 			ID: t.ID, Name: t.Name, Source: t.SourceName(), Zone: h.cfg.ZoneName(), Body: body,
 			Problems: mapSlice(problems, toProblemJSON),
-		})
-		return nil
-	}
-	h.render(c, http.StatusOK, views.TemplatePreviewPage(views.TemplatePreview{
+		}
+	}, nil, views.TemplatePreviewPage(views.TemplatePreview{
 		Template: *t, Body: body, Problems: problems, Zone: h.cfg.ZoneName(),
 	}))
-	return nil
 }
 
 func toProblemJSON(p *expand.Problem) problemJSON {

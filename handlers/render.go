@@ -70,3 +70,13 @@ func (h *Handlers) failErr(c *gin.Context, err error, msg string) {
 func (h *Handlers) notFound(c *gin.Context) {
 	h.fail(c, http.StatusNotFound, "There is nothing at this address.")
 }
+
+// setNotice keeps a one-time message for the next page this browser shows.
+func (h *Handlers) setNotice(c *gin.Context, msg string) {
+	h.sessions.Put(c.Request.Context(), sessionNotice, msg)
+}
+
+// popNotice takes the one-time message, if any.
+func (h *Handlers) popNotice(c *gin.Context) string {
+	return h.sessions.PopString(c.Request.Context(), sessionNotice)
+}

@@ -257,11 +257,21 @@ func (h *Handlers) deleted(c *gin.Context, id uint, notice, next string) error {
 // page answers a GET that serves a whole page to a browser and, to htmx,
 // just the fragment that changes.
 func (h *Handlers) page(c *gin.Context, fragment, whole templ.Component) error {
-	if isHTMX(c) {
+	return h.answer(c, nil, fragment, whole)
+}
+
+// answer answers a read in the form the request asks for: under /api/ the
+// JSON body returns (called only then), to htmx the fragment (when there
+// is one), to a browser the whole page.
+func (h *Handlers) answer(c *gin.Context, body func() any, fragment, whole templ.Component) error {
+	switch {
+	case isAPI(c) && body != nil:
+		c.JSON(http.StatusOK, body())
+	case isHTMX(c) && fragment != nil:
 		h.render(c, http.StatusOK, fragment)
-		return nil
+	default:
+		h.render(c, http.StatusOK, whole)
 	}
-	h.render(c, http.StatusOK, whole)
 	return nil
 }
 
@@ -288,6 +298,28 @@ func listed[T, J any](h *Handlers, c *gin.Context, what string, list []T, err er
 	}
 	h.render(c, http.StatusOK, page(h.popNotice(c)))
 	return nil
+}
+
+// serverError logs err and answers 500 (503 while the database is away)
+// with a message that says what to do.
+func (h *Handlers) serverError(c *gin.Context, what string, err error) {
+	if h.clientGone(c, what, err) {
+		return
+	}
+	status, msg := h.unexpected(c, what, err)
+	h.fail(c, status, msg)
+}
+
+// unexpected logs err as the failure to do what, and gives the status and
+// the message a person sees: 503 with Retry-After while the database
+// cannot be reached (the same request will work once it is back), else 500.
+func (h *Handlers) unexpected(c *gin.Context, what string, err error) (int, string) {
+	h.log.Error(what, "path", c.Request.URL.Path, "err", err)
+	status, msg := serverProblem(err, "Something went wrong while trying to "+what+"; try again, and check the server log if it keeps failing.")
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "5")
+	}
+	return status, msg
 }
 
 // noStore keeps a response that carries a secret (a full token, a

@@ -55,11 +55,7 @@ func (h *Handlers) variable(c *gin.Context) error {
 			h.log.Info("protected variable revealed", "variable_id", v.ID, "source", v.Source, "by", webctx.Identity(c.Request.Context()).ID)
 		}
 	}
-	if isAPI(c) {
-		c.JSON(http.StatusOK, toVariableJSON(v))
-		return nil
-	}
-	return h.page(c, views.VariableValue(*v), views.VariableRevealPage(*v))
+	return h.answer(c, func() any { return toVariableJSON(v) }, views.VariableValue(*v), views.VariableRevealPage(*v))
 }
 
 // loadVariable reads the variable the path and ?source= name.
