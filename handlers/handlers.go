@@ -64,6 +64,8 @@ type Handlers struct {
 	// setupDone caches "a first admin exists" once it becomes true; it
 	// never goes back to false.
 	setupDone atomic.Bool
+	// sweeps counts the token sweeps that have ended, for AwaitSweeps.
+	sweeps counter
 }
 
 // New builds the handlers from their dependencies.

@@ -466,19 +466,26 @@ func TestSweepRunsAtStartAndEveryInterval(t *testing.T) {
 		}
 		return n
 	}
-	knottest.Eventually(t, "the start-up sweep", func() bool {
-		return countTokens(second) == 0 && strings.Contains(second.Logs.String(), `msg="swept expired API tokens" deleted=1`)
-	})
+	second.AwaitSweeps(t, 1)
+	if countTokens(second) != 0 || !strings.Contains(second.Logs.String(), `msg="swept expired API tokens" deleted=1`) {
+		t.Fatalf("the start-up sweep left %d tokens", countTokens(second))
+	}
 	second.Stop()
 
 	// Running: the next tick removes a token that expires meanwhile.
 	cfg.Server.TokenSweepInterval = 1e9 // 1s, the shortest config allows
-	third := knottest.Start(t, cfg, knottest.WithClock(clock))
+	third := knottest.Start(t, cfg, knottest.WithTimersOn(clock))
 	c := third.Login(knottest.AdminEmail, knottest.AdminPassword)
 	c.CreateAPIToken("short-lived")
-	knottest.Eventually(t, "a sweep after start", func() bool { return strings.Contains(third.Logs.String(), "swept expired API tokens") })
+	// The sweep's ticker and the change feed's poll; the start-up sweep
+	// has ended once the sweep's ticker is armed.
+	knottest.AwaitTimers(t, clock, 2)
+	done := third.Server.Sweeps()
 	clock.Advance(15 * 24 * time.Hour)
-	knottest.Eventually(t, "the periodic sweep", func() bool { return countTokens(third) == 0 })
+	third.AwaitSweeps(t, done+1)
+	if n := countTokens(third); n != 0 {
+		t.Errorf("the periodic sweep left %d tokens", n)
+	}
 }
 
 func TestOtherUsersTokensAreNotFound(t *testing.T) {

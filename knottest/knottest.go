@@ -395,6 +395,18 @@ func AwaitLeaf(t testing.TB, l *leaf.Service, what string, cond func() bool) {
 	}
 }
 
+// AwaitSweeps waits until the server has ended n sweeps of expired tokens
+// in all (Server.Sweeps says how many so far): the start-up one is the
+// first. The 20 s bound only keeps a broken test from hanging.
+func (i *Instance) AwaitSweeps(t testing.TB, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := i.Server.AwaitSweeps(ctx, n); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
 // Eventually polls cond every 20ms until it is true or 10s pass. Use it for
 // background work, never for timing assertions.
 func Eventually(t testing.TB, what string, cond func() bool) {

@@ -246,6 +246,18 @@ func (s *Server) Config() config.Config { return s.cfg }
 // Leaf is the leaf-mode service, nil unless this server is a leaf.
 func (s *Server) Leaf() *leaf.Service { return s.leaf }
 
+// AwaitSweeps waits until n sweeps of expired tokens in all have ended (see
+// Sweeps), or ctx ends.
+func (s *Server) AwaitSweeps(ctx context.Context, n int) error {
+	return s.handlers.AwaitSweeps(ctx, n)
+}
+
+// Sweeps is how many sweeps of expired tokens have ended so far: the one
+// at start, the ticker's and SweepTokens's.
+func (s *Server) Sweeps() int {
+	return s.handlers.Sweeps()
+}
+
 // SweepTokens deletes the API tokens expired by the server's clock now, as
 // the background job does, and returns how many it deleted. Tests call it
 // to sweep at a chosen instant instead of waiting for the ticker.
