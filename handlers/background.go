@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/knot-dev/knot/clock"
@@ -52,58 +50,4 @@ func (h *Handlers) SweepTokens(ctx context.Context) (int64, error) {
 	}
 	h.log.Log(ctx, level, "swept expired API tokens", "deleted", n)
 	return n, nil
-}
-
-// AwaitSweeps waits until n sweeps in all have ended (successful or not),
-// or ctx ends: a test moves the clock past a sweep's time and then waits
-// for the sweep, instead of polling for its effect.
-func (h *Handlers) AwaitSweeps(ctx context.Context, n int) error {
-	return h.sweeps.await(ctx, n)
-}
-
-// Sweeps is how many sweeps have ended so far.
-func (h *Handlers) Sweeps() int {
-	n, _ := h.sweeps.read()
-	return n
-}
-
-// counter is a count one can wait on: next is closed and replaced each
-// time it grows.
-type counter struct {
-	mu   sync.Mutex
-	n    int
-	next chan struct{}
-}
-
-func (c *counter) read() (int, chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.next == nil {
-		c.next = make(chan struct{})
-	}
-	return c.n, c.next
-}
-
-func (c *counter) add() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	if c.next != nil {
-		close(c.next)
-		c.next = nil
-	}
-}
-
-func (c *counter) await(ctx context.Context, n int) error {
-	for {
-		got, next := c.read()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-next:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d sweeps, %d done: %w", n, got, ctx.Err())
-		}
-	}
 }

@@ -64,8 +64,9 @@ type Handlers struct {
 	// setupDone caches "a first admin exists" once it becomes true; it
 	// never goes back to false.
 	setupDone atomic.Bool
-	// sweeps counts the token sweeps that have ended, for AwaitSweeps.
-	sweeps counter
+	// sweeps counts the token sweeps that have ended, leafRecords the
+	// writes of leaves' records (events.go).
+	sweeps, leafRecords counter
 }
 
 // New builds the handlers from their dependencies.

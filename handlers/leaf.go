@@ -30,7 +30,9 @@ func (h *Handlers) leafGate(c *gin.Context) {
 		if id := webctx.Identity(c.Request.Context()); id != nil && id.TokenID != 0 {
 			// Turned away is offline, now rather than when the feed's
 			// record goes stale.
-			if err := models.MarkLeafRefused(c.Request.Context(), h.db, id.TokenID); err != nil {
+			err := models.MarkLeafRefused(c.Request.Context(), h.db, id.TokenID)
+			h.leafRecords.add()
+			if err != nil {
 				h.log.Warn("record a refused leaf as offline", "token_id", id.TokenID, "err", err)
 			}
 		}
@@ -55,7 +57,9 @@ func (h *Handlers) leafGate(c *gin.Context) {
 // leafHello answers a leaf's hello/heartbeat and records the leaf.
 func (h *Handlers) leafHello(c *gin.Context) error {
 	id := webctx.Identity(c.Request.Context())
-	if err := models.RecordLeafNode(c.Request.Context(), h.db, h.leafNode(c, id)); err != nil {
+	err := models.RecordLeafNode(c.Request.Context(), h.db, h.leafNode(c, id))
+	h.leafRecords.add()
+	if err != nil {
 		return failed("record this leaf", err)
 	}
 	c.JSON(http.StatusOK, leaf.Hello{

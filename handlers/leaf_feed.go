@@ -52,6 +52,7 @@ func (h *Handlers) leafFeed(c *gin.Context) error {
 	}
 	f := &feedStream{h: h, ctx: ctx, id: webctx.Identity(ctx), conn: feedConnID()}
 	f.row, err = models.OpenLeafFeed(ctx, h.db, h.leafNode(c, f.id), f.conn)
+	h.leafRecords.add()
 	if err != nil {
 		return failed("record this leaf", err)
 	}
@@ -110,6 +111,7 @@ func (f *feedStream) start(c *gin.Context) {
 // now; the record must still be written, or the leaf would look online
 // until it goes stale.
 func (f *feedStream) close() {
+	defer f.h.leafRecords.add()
 	if err := models.CloseLeafFeed(context.WithoutCancel(f.ctx), f.h.db, f.row, f.conn, f.h.now()); err != nil {
 		f.h.log.Warn("leaf feed: record the leaf as offline", "err", err)
 	}

@@ -407,6 +407,18 @@ func (i *Instance) AwaitSweeps(t testing.TB, n int) {
 	}
 }
 
+// AwaitLeafRecord waits until cond holds, asking it now and each time this
+// server (an origin) has written a leaf's record: a hello, a feed opened or
+// closed, a refusal. The 20 s bound only keeps a broken test from hanging.
+func (i *Instance) AwaitLeafRecord(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := i.Server.AwaitLeafRecords(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
 // Eventually polls cond every 20ms until it is true or 10s pass. Use it for
 // background work, never for timing assertions.
 func Eventually(t testing.TB, what string, cond func() bool) {

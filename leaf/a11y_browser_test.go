@@ -93,7 +93,7 @@ func TestLeafPagesPassAxeInBothThemes(t *testing.T) {
 	p := startPair(t, pairOpts{})
 	mkVar(t, p.admin, map[string]any{"name": "REGION", "value": "eu-west-1"})
 	p.mustSync()
-	knottest.Eventually(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.origin.AwaitLeafRecord(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
 
 	a := axeTab{t: t, ctx: knottest.BrowserFor(t, 60*time.Second), p: p}
 	// The origin serves knot's self-signed certificate.

@@ -180,17 +180,17 @@ func leafNodesRow(t *testing.T, p *pair) string {
 // is open, and keeps a leaf whose token was deleted, saying so.
 func TestTheLeafNodesPageFollowsTheFeed(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.origin.AwaitLeafRecord(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
 	p.leaf.Stop()
 	// No clock moves: closing the feed is enough.
-	knottest.Eventually(t, "the stopped leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
+	p.origin.AwaitLeafRecord(t, "the stopped leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
 
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
-	knottest.Eventually(t, "the leaf online again", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.origin.AwaitLeafRecord(t, "the leaf online again", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
 	if res := p.admin.Do(http.MethodDelete, "/api/tokens/"+ftoa(p.tokID), nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("delete token: %d", res.StatusCode)
 	}
-	knottest.Eventually(t, "the leaf listed as token deleted", func() bool {
+	p.origin.AwaitLeafRecord(t, "the leaf listed as token deleted", func() bool {
 		row := leafNodesRow(t, p)
 		return strings.Contains(row, ">token deleted<") && strings.Contains(row, knottest.AdminUsername)
 	})
@@ -202,7 +202,7 @@ func TestTheLeafNodesPageFollowsTheFeed(t *testing.T) {
 // online.
 func TestARefusedLeafIsOfflineAtOnce(t *testing.T) {
 	p := startPair(t, pairOpts{})
-	knottest.Eventually(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
+	p.origin.AwaitLeafRecord(t, "the leaf online", func() bool { return strings.Contains(leafNodesRow(t, p), ">online<") })
 	p.leaf.Stop()
 	addr := p.origin.Addr()
 	p.origin.Stop()
@@ -226,7 +226,7 @@ func TestARefusedLeafIsOfflineAtOnce(t *testing.T) {
 		t.Fatal("the crash record is not there to be cleared: the test proves nothing")
 	}
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
-	knottest.Eventually(t, "the refused leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
+	p.origin.AwaitLeafRecord(t, "the refused leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
 	if st := p.status(); st.State != leaf.StateLeafNodesDisabled {
 		t.Fatalf("leaf status = %+v", st)
 	}

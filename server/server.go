@@ -258,6 +258,12 @@ func (s *Server) Sweeps() int {
 	return s.handlers.Sweeps()
 }
 
+// AwaitLeafRecords waits until cond holds, asking it now and each time
+// this origin has written a leaf's record, or until ctx ends.
+func (s *Server) AwaitLeafRecords(ctx context.Context, cond func() bool) error {
+	return s.handlers.AwaitLeafRecords(ctx, cond)
+}
+
 // SweepTokens deletes the API tokens expired by the server's clock now, as
 // the background job does, and returns how many it deleted. Tests call it
 // to sweep at a chosen instant instead of waiting for the ticker.
