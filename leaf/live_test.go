@@ -227,9 +227,9 @@ func TestARefusedLeafIsOfflineAtOnce(t *testing.T) {
 	}
 	p.leaf = knottest.Start(t, p.lcfg, knottest.WithClock(p.clock))
 	p.origin.AwaitLeafRecord(t, "the refused leaf offline", func() bool { return strings.Contains(leafNodesRow(t, p), ">offline<") })
-	if st := p.status(); st.State != leaf.StateLeafNodesDisabled {
-		t.Fatalf("leaf status = %+v", st)
-	}
+	// The origin records the refusal before it answers: the leaf learns of
+	// it a moment later.
+	p.await("the leaf told leaf nodes are disabled", func() bool { return p.status().State == leaf.StateLeafNodesDisabled })
 }
 
 // Offline sign-in is for an origin that is away. Once the origin has said
