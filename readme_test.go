@@ -115,18 +115,12 @@ func TestTheREADMEsLeafSnippetAppendedToKnotTomlStartsAWorkingLeaf(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Start(context.Background())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
+	run := srv.Run(context.Background(), ln)
+	t.Cleanup(func() { run.Stop() }) //nolint:errcheck // the test is over
 	knottest.AwaitLeaf(t, srv.Leaf(), "the leaf connected to the origin", func() bool { return srv.Leaf().Status().Healthy() })
 }

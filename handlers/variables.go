@@ -80,16 +80,20 @@ func (h *Handlers) variableNewPage(c *gin.Context) {
 	h.render(c, http.StatusOK, views.VariableFormPage(views.VariableForm{}))
 }
 
-func (h *Handlers) variableEditPage(c *gin.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
+// variableByID loads a local variable by id for byPath and toUpdate, its
+// protected value revealed or not.
+func (h *Handlers) variableByID(reveal bool) func(context.Context, *gorm.DB, uint) (*models.Variable, error) {
+	return func(ctx context.Context, db *gorm.DB, id uint) (*models.Variable, error) {
+		return models.VariableByID(ctx, db, h.vault, id, reveal)
 	}
+}
+
+func (h *Handlers) variableEditPage(c *gin.Context) error {
 	// Not revealed: the edit form never carries a protected value; leaving
 	// the field empty keeps it.
-	v, err := models.VariableByID(c.Request.Context(), h.db, h.vault, id, false)
+	v, err := byPath(h, c, "variable", h.variableByID(false))
 	if err != nil {
-		return failed("load the variable", err)
+		return err
 	}
 	h.render(c, http.StatusOK, views.VariableFormPage(views.VariableForm{
 		ID: v.ID, Name: v.Name, Value: v.Value, Zones: strings.Join(v.Zones, "\n"),
@@ -120,10 +124,7 @@ func (h *Handlers) variableCreate(c *gin.Context) error {
 func (h *Handlers) variableUpdate(c *gin.Context) error {
 	var in variableInput
 	// Revealed, so that a value left out keeps a protected one.
-	revealed := func(ctx context.Context, db *gorm.DB, id uint) (*models.Variable, error) {
-		return models.VariableByID(ctx, db, h.vault, id, true)
-	}
-	id, cur, err := toUpdate(h, c, h.variableToChange, &in, maxVariableBytes(c), "variable", revealed)
+	id, cur, err := toUpdate(h, c, h.variableToChange, &in, maxVariableBytes(c), "variable", h.variableByID(true))
 	if err != nil {
 		return err
 	}

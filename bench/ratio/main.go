@@ -328,7 +328,7 @@ func (h *harness) measure(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(time.Second)
-	if h.r.idleRSSJustBuilt, _, err = knot.mem(); err != nil {
+	if h.r.idleRSSJustBuilt, _, _, err = knot.mem(); err != nil {
 		return err
 	}
 	h.progress("  idle RSS after start, binary as the page cache held it: %s", fmtMiB(h.r.idleRSSJustBuilt))
@@ -461,7 +461,7 @@ func (h *harness) measure(ctx context.Context) error {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	if h.r.afterRSS, h.r.peakRSS, err = knot.mem(); err != nil {
+	if h.r.afterRSS, h.r.peakRSS, _, err = knot.mem(); err != nil {
 		return err
 	}
 	return nil
@@ -484,10 +484,7 @@ func (h *harness) idleFromDisk(ctx context.Context, node *knotNode) (*server, er
 		return knot, nil
 	}
 	time.Sleep(time.Second)
-	if h.r.idleRSS, _, err = knot.mem(); err == nil {
-		h.r.idleAnon, err = knot.anonMem()
-	}
-	if err != nil {
+	if h.r.idleRSS, _, h.r.idleAnon, err = knot.mem(); err != nil {
 		knot.stop()
 		return nil, err
 	}
@@ -581,7 +578,7 @@ func (h *harness) signIns(ctx context.Context, originNode *knotNode, origin *ser
 		h.r.leafLoginOriginCPU += oCPU
 		h.r.leafLoginCPU += lCPU
 	}
-	_, h.r.leafHWM, _ = leaf.mem()
+	_, h.r.leafHWM, _, _ = leaf.mem()
 	h.progress("  origin p50 %s, leaf p50 %s", fmtDur(median(h.r.originLogins)), fmtDur(median(h.r.leafLogins)))
 	return nil
 }

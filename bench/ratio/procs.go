@@ -61,16 +61,11 @@ func (s *server) cpu() (time.Duration, error) {
 	return time.Duration(t) * time.Second / time.Duration(clkTck), nil
 }
 
-// mem is the process's current and peak resident set, in bytes.
-func (s *server) mem() (rss, hwm int64, err error) {
-	r, h, _, err := procMemKB(s.pid)
-	return r << 10, h << 10, err
-}
-
-// anonMem is the private (not file-backed) part of the resident set.
-func (s *server) anonMem() (int64, error) {
-	_, _, a, err := procMemKB(s.pid)
-	return a << 10, err
+// mem is the process's current and peak resident set and the private (not
+// file-backed) part of the current one, in bytes, read at one moment.
+func (s *server) mem() (rss, hwm, anon int64, err error) {
+	r, h, a, err := procMemKB(s.pid)
+	return r << 10, h << 10, a << 10, err
 }
 
 // logTail is the last n lines of the process's log, for error messages.
